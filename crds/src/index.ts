@@ -1,0 +1,7 @@
+export * from "./schema/job.js";
+export * from "./schema/status.js";
+export * from "./schema/presets.js";
+export { parseJob, describeIssues, formatPath, type JobIssue, type ParseResult, type ParseOptions } from "./parse.js";
+export { CROSS_FIELD_RULES, totalRanks, modelParallelSize, type CrossFieldRule } from "./rules.js";
+export { resolveModelShape, type ModelShape } from "./model-shape.js";
+export { buildCrd } from "./crd/build.js";
