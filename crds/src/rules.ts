@@ -226,6 +226,15 @@ export const CROSS_FIELD_RULES: readonly CrossFieldRule[] = [
     holds: (job) => job.spec.peft === undefined || job.spec.model.pretrained !== undefined,
   },
   {
+    id: "redis-one-source",
+    at: ["spec", "redis"],
+    field: "",
+    cel: "!(has(self.url) && has(self.secretRef))",
+    message: "give redis.url or redis.secretRef, not both",
+    reason: "FieldValueInvalid",
+    holds: (job) => job.spec.redis === undefined || job.spec.redis.url === undefined || job.spec.redis.secretRef === undefined,
+  },
+  {
     id: "model-immutable",
     at: ["spec", "model"],
     field: "",

@@ -106,6 +106,13 @@ export const CASES: Case[] = [
   { name: "LoRA rank at width", manifest: withSpec({ ...lora, peft: { lora: { rank: 128 } } }), fails: ["lora-rank-below-width"] },
   { name: "LoRA rank below explicit width", manifest: withSpec({ ...lora, peft: { lora: { rank: 128 } }, model: { ...lora.model, dModel: 256 } }), fails: [] },
   { name: "LoRA without a pretrained model", manifest: withSpec({ peft: { lora: { rank: 8 } } }), fails: ["peft-needs-pretrained"] },
+  { name: "Redis by URL", manifest: withSpec({ redis: { url: "redis://redis.gantry:6379/0" } }), fails: [] },
+  { name: "Redis by Secret", manifest: withSpec({ redis: { secretRef: { name: "redis-auth" } } }), fails: [] },
+  {
+    name: "Redis by URL and Secret",
+    manifest: withSpec({ redis: { url: "redis://redis:6379", secretRef: { name: "redis-auth" } } }),
+    fails: ["redis-one-source"],
+  },
   { name: "update that keeps the model", manifest: withSpec({ workers: 2 }), old: minimalJob(), fails: [] },
   { name: "update that changes the model", manifest: withSpec({ model: { layers: 4 } }), old: minimalJob(), fails: ["model-immutable"] },
   {

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { TOKENIZER_NAMES } from "./presets.js";
-import { dnsLabel, endpoint, quantity, secretKey, storageUri, dnsSubdomain } from "./primitives.js";
+import { SECRET_KEY, dnsLabel, dnsSubdomain, endpoint, quantity, secretKey, storageUri } from "./primitives.js";
 
 export const DataFormat = z
   .enum(["jsonl", "text", "tokens"])
@@ -15,7 +15,7 @@ export const S3Credentials = z
       .string()
       .min(1)
       .max(253)
-      .regex(/^[-._a-zA-Z0-9]+$/)
+      .regex(SECRET_KEY, { message: "must be a Secret data key" })
       .optional()
       .describe("Secret key holding a session token, for temporary credentials."),
   })

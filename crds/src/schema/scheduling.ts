@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { dnsSubdomain, quantity } from "./primitives.js";
+import { dnsSubdomain, quantity, secretKeyRef } from "./primitives.js";
 
 /** Kubernetes label keys and values (qualified names), kept loose: the API server validates them on the pods. */
 const labelMap = (what: string) => z.record(z.string().max(317), z.string().max(63)).describe(what);
@@ -87,12 +87,8 @@ export const Redis = z
       .regex(/^rediss?:\/\/[^\s/@]+(\/[0-9]{1,2})?$/, { message: "must be redis://host:port[/db] with no password in it; use secretRef for credentials" })
       .optional()
       .describe("Redis URL without credentials, for example redis://redis.gantry:6379/0."),
-    secretRef: z
-      .strictObject({
-        name: dnsSubdomain("Name of a Secret in the job's namespace."),
-        key: z.string().min(1).max(253).regex(/^[-._a-zA-Z0-9]+$/).default("url").describe("Key holding the full Redis URL, credentials included."),
-      })
+    secretRef: secretKeyRef("A Secret holding the Redis URL, credentials included.", "url")
       .optional()
-      .describe("A Secret holding the Redis URL, for Redis servers that need a password."),
+      .describe("A Secret holding the full Redis URL, for Redis servers that need a password."),
   })
   .describe("Where the dataloader keeps its offsets. Defaults to the operator's configured Redis.");
