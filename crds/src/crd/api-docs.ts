@@ -22,7 +22,7 @@ function constraints(node: JSONSchemaProps): string {
   if (node["maxLength"] !== undefined) out.push(`length ≤ ${String(node["maxLength"])}`);
   if (node["minItems"] !== undefined) out.push(`items ≥ ${String(node["minItems"])}`);
   if (node["maxItems"] !== undefined) out.push(`items ≤ ${String(node["maxItems"])}`);
-  if (node["pattern"] !== undefined) out.push(`pattern \`${String(node["pattern"]).replaceAll("|", "\\|")}\``);
+  if (node["pattern"] !== undefined) out.push(`pattern \`${String(node["pattern"])}\``);
   return out.join("; ");
 }
 
