@@ -76,7 +76,8 @@ export const CROSS_FIELD_RULES: readonly CrossFieldRule[] = [
     field: ".streams",
     cel: "!has(self.streams) || self.streams.all(s, self.streams.exists_one(t, t.name == s.name))",
     message: "data.streams names must be unique",
-    reason: "FieldValueDuplicate",
+    // FieldValueDuplicate would make the API server print "Duplicate value" without this message.
+    reason: "FieldValueInvalid",
     holds: (job) => {
       const names = (job.spec.data.streams ?? []).map((s) => s.name);
       return new Set(names).size === names.length;

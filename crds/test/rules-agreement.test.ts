@@ -28,7 +28,13 @@ describe("CEL rules and parseJob agree on every case", () => {
       const fromZod = zodFailures(c);
       const fromCel = celFailures(schema, c.manifest as never, c.old as never);
       expect(fromCel.filter((f) => f.error !== undefined)).toEqual([]);
-      const celIds = fromCel.map((f) => ({ id: ruleByMessage.get(f.message) ?? `unknown: ${f.message}`, path: f.path }));
+      // A rule without a fieldPath (those on metadata) is reported on its node; parseJob names the field inside it.
+      const celIds = fromCel.map((f) => {
+        const id = ruleByMessage.get(f.message) ?? `unknown: ${f.message}`;
+        const zodPath = fromZod.find((z) => z.id === id)?.path;
+        const path = !f.hasFieldPath && zodPath?.startsWith(f.path) ? zodPath : f.path;
+        return { id, path };
+      });
       const sort = (xs: Array<{ id: string; path: string }>) => [...xs].sort((a, b) => a.id.localeCompare(b.id));
       expect(sort(fromZod).map((f) => f.id)).toEqual([...c.fails].sort());
       expect(sort(celIds)).toEqual(sort(fromZod));

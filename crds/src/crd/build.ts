@@ -32,7 +32,8 @@ export function buildOpenApiSchema(): JSONSchemaProps {
   for (const rule of CROSS_FIELD_RULES) {
     const node = nodeAt(root, rule.at);
     const validation: CelValidation = { rule: rule.cel, message: rule.message, reason: rule.reason };
-    if (rule.field !== "") validation.fieldPath = rule.field;
+    // fieldPath may only point into the schema, and metadata has none here.
+    if (rule.field !== "" && !rule.field.startsWith(".metadata")) validation.fieldPath = rule.field;
     const list = (node["x-kubernetes-validations"] as CelValidation[] | undefined) ?? [];
     list.push(validation);
     node["x-kubernetes-validations"] = list;

@@ -73,6 +73,25 @@ function clean(node: Record<string, unknown>, path: string): JSONSchemaProps {
   return out;
 }
 
+/** Fills a default object with the defaults of its properties, recursively, as zod's prefault does. */
+function expandDefault(node: JSONSchemaProps, value: unknown): unknown {
+  if (typeof value !== "object" || value === null || Array.isArray(value) || !node.properties) return value;
+  const out: Record<string, unknown> = { ...(value as Record<string, unknown>) };
+  for (const [name, child] of Object.entries(node.properties)) {
+    if (out[name] === undefined && child.default !== undefined) out[name] = child.default;
+    if (out[name] !== undefined) out[name] = expandDefault(child, out[name]);
+  }
+  return out;
+}
+
+// The API server checks a default against the node's CEL rules without defaulting inside it first,
+// so an object default must be written out in full.
+function expandDefaults(node: JSONSchemaProps): void {
+  for (const child of Object.values(node.properties ?? {})) expandDefaults(child);
+  if (node.items) expandDefaults(node.items);
+  if (node.default !== undefined) node.default = expandDefault(node, node.default);
+}
+
 export function toStructural(schema: z.ZodType): JSONSchemaProps {
   const json = z.toJSONSchema(schema, {
     io: "input",
@@ -81,7 +100,9 @@ export function toStructural(schema: z.ZodType): JSONSchemaProps {
     cycles: "throw",
     reused: "inline",
   }) as Record<string, unknown>;
-  return clean(json, "");
+  const root = clean(json, "");
+  expandDefaults(root);
+  return root;
 }
 
 /** The node at a dotted path of property names, for attaching rules. */

@@ -46,6 +46,8 @@ export interface CelFailure {
   path: string;
   message: string;
   rule: string;
+  /** Whether the rule names a fieldPath; without one the API server reports the failure on the node itself. */
+  hasFieldPath: boolean;
   /** Set when the rule could not be evaluated (the API server reports these as errors too). */
   error?: string;
 }
@@ -66,7 +68,7 @@ function walk(
     const result = run(v.rule, bindings as Parameters<typeof run>[1], { funcs: strings });
     if (result !== true) {
       const at = [path, (v.fieldPath ?? "").replace(/^\./, "")].filter((s) => s !== "").join(".");
-      const failure: CelFailure = { path: at, message: v.message, rule: v.rule };
+      const failure: CelFailure = { path: at, message: v.message, rule: v.rule, hasFieldPath: v.fieldPath !== undefined };
       if (typeof result !== "boolean") failure.error = String(result);
       out.push(failure);
     }
