@@ -5,14 +5,31 @@ SHELL := /bin/bash
 NPM ?= npm
 NODE_MAJOR := $(shell node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
 
-.PHONY: help setup build typecheck lint test crds crds-check validate demo bench bench-api clean
+.PHONY: help setup build typecheck lint test test-unit test-integration crds crds-check validate demo bench bench-api \
+	cluster-deps cluster-build cluster-up cluster-down cluster-status clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
-setup: ## Install everything the project needs (Node packages from package-lock.json)
+setup: ## Install everything: Node packages, system packages, and the local control plane (cached build)
 	@if [ "$(NODE_MAJOR)" -lt 20 ]; then echo "Node.js >= 20 is required (found: $$(node --version 2>/dev/null || echo none))" >&2; exit 1; fi
 	$(NPM) ci --no-audit --no-fund
+	$(MAKE) cluster-deps cluster-build
+
+cluster-deps: ## Install redis-server, openssl, curl from Debian when missing
+	bash test/cluster/install-deps.sh
+
+cluster-build: ## Build kube-apiserver, controller-manager, scheduler, kubectl, etcd, KWOK, helm and versitygw (cached outside the clone)
+	bash test/cluster/build.sh >/dev/null
+
+cluster-up: ## Start the local control plane, Redis and S3; writes .gantry/kubeconfig and .gantry/env
+	bash test/cluster/cluster.sh up
+
+cluster-down: ## Stop everything cluster-up started and remove its state
+	bash test/cluster/cluster.sh down
+
+cluster-status: ## Say which parts of the local cluster run
+	bash test/cluster/cluster.sh status
 
 build: ## Compile the TypeScript packages to dist/
 	$(NPM) run build
@@ -29,8 +46,14 @@ crds: ## Regenerate crds/llmtrainingjob.yaml and docs/api.md from the zod schema
 crds-check: ## Fail if the committed CRD or API docs differ from the schema
 	$(NPM) run crds:check
 
-test: crds-check ## Run the whole test suite
+test: crds-check ## Run the whole test suite (brings the local cluster up for the integration tests)
 	$(NPM) test
+
+test-unit: ## Only the unit tests (no services)
+	npx vitest run --project unit
+
+test-integration: ## Only the integration tests against the local cluster
+	npx vitest run --project integration
 
 validate: ## Validate the example jobs offline, as the operator will
 	npx tsx crds/src/cli/validate.ts examples/*.yaml

@@ -1,16 +1,33 @@
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 
-// One runner for the whole repository. Each workspace keeps its tests in <pkg>/test.
+// One runner for the whole repository, two projects:
+//   unit         <pkg>/test/**: pure, no services
+//   integration  test/integration/**: against the local control plane, Redis and S3, which global-setup brings up
 export default defineConfig({
   // Tests run against the sources, so they need no build first.
   resolve: { alias: { "@gantry/crds": fileURLToPath(new URL("./crds/src/index.ts", import.meta.url)) } },
   test: {
-    include: ["{crds,operator,trainer,dataloader,test}/**/*.test.ts"],
     exclude: ["**/node_modules/**", "**/dist/**"],
     pool: "forks",
     maxWorkers: 2,
     testTimeout: 30_000,
     reporters: ["default", "./test/reporters/summary.ts"],
+    projects: [
+      {
+        extends: true,
+        test: { name: "unit", include: ["{crds,operator,trainer,dataloader}/test/**/*.test.ts"] },
+      },
+      {
+        extends: true,
+        test: {
+          name: "integration",
+          include: ["test/integration/**/*.test.ts"],
+          globalSetup: ["./test/integration/global-setup.ts"],
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+        },
+      },
+    ],
   },
 });
