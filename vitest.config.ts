@@ -6,7 +6,13 @@ import { defineConfig } from "vitest/config";
 //   integration  test/integration/**: against the local control plane, Redis and S3, which global-setup brings up
 export default defineConfig({
   // Tests run against the sources, so they need no build first.
-  resolve: { alias: { "@gantry/crds": fileURLToPath(new URL("./crds/src/index.ts", import.meta.url)) } },
+  resolve: {
+    alias: {
+      "@gantry/crds": fileURLToPath(new URL("./crds/src/index.ts", import.meta.url)),
+      "@gantry/dataloader": fileURLToPath(new URL("./dataloader/src/index.ts", import.meta.url)),
+      "@gantry/operator": fileURLToPath(new URL("./operator/src/index.ts", import.meta.url)),
+    },
+  },
   test: {
     exclude: ["**/node_modules/**", "**/dist/**"],
     pool: "forks",
