@@ -5,3 +5,5 @@ export { parseJob, describeIssues, formatPath, type JobIssue, type ParseResult, 
 export { CROSS_FIELD_RULES, totalRanks, modelParallelSize, type CrossFieldRule } from "./rules.js";
 export { resolveModelShape, type ModelShape } from "./model-shape.js";
 export { buildCrd } from "./crd/build.js";
+export { EXIT, classifyExit, type ExitClass, type ExitVerdict } from "./contract/exit-codes.js";
+export { POD_ENV, MASTER_PORT } from "./contract/pod-env.js";

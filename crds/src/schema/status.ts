@@ -64,6 +64,8 @@ export const JobStatus = z
       })
       .optional()
       .describe("Training progress reported by rank 0."),
+    attemptStartTime: time("When the current attempt's pods were created").optional(),
+    nextAttemptTime: time("Not before this time will the next attempt's pods be created (restart backoff)").optional(),
     startTime: time("When the first attempt started").optional(),
     completionTime: time("When the job succeeded or failed").optional(),
   })

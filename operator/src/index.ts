@@ -1,0 +1,4 @@
+export { plan, DEFAULT_PLAN_CONFIG, type Action, type Plan, type PlanConfig, type StoredJob } from "./core/plan.js";
+export type { Observed, ObservedNode, ObservedPod, PodPhase } from "./core/observed.js";
+export { LABELS, podName, serviceName, pdbName, jobSelector } from "./core/names.js";
+export { CONDITION } from "./core/conditions.js";
