@@ -211,6 +211,7 @@ export function plan(raw: StoredJob, observed: Observed, now: Date, config: Plan
   // Terminal jobs only clean up, whatever their spec says now.
   if (p.status.phase !== undefined && TERMINAL.has(p.status.phase)) {
     p.deletePods(observed.pods);
+    p.counts(observed.pods.filter((pod) => pod.attempt === p.attempt && pod.deletingSince === undefined), p.status.workers?.desired ?? 0);
     if (observed.pdbExists) p.actions.push({ type: "deletePdb" });
     const parsed = parseJob(raw);
     const ttl = parsed.ok ? parsed.job.spec.runPolicy.ttlSecondsAfterFinished : undefined;

@@ -1,0 +1,127 @@
+// The operator on the real control plane: gangs are created in one burst, restarted whole after preemption or
+// failure, succeed, suspend and resume. KWOK runs the pods; tests end them with gantry.dev/simulate-exit-code.
+import { join } from "node:path";
+import { CoreV1Api, CustomObjectsApi, type V1Pod } from "@kubernetes/client-node";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import type { JobStatus } from "@gantry/crds";
+import type { Controller } from "../../operator/src/controller/controller.js";
+import { REPO_ROOT } from "../support/cluster-env.js";
+import { freshNamespace, kubeConfig, kubectl, type TestNamespace } from "../support/kube.js";
+import { startOperator } from "../support/operator.js";
+import { waitFor } from "../support/wait.js";
+
+const env = inject("cluster");
+const kc = kubeConfig(env);
+const core = kc.makeApiClient(CoreV1Api);
+const custom = kc.makeApiClient(CustomObjectsApi);
+let ns: TestNamespace;
+let operator: Controller;
+
+beforeAll(async () => {
+  expect(kubectl(env, ["apply", "--server-side", "--force-conflicts", "-f", join(REPO_ROOT, "crds", "llmtrainingjob.yaml")]).code).toBe(0);
+  await waitFor("the CRD", () => kubectl(env, ["get", "crd", "llmtrainingjobs.gantry.dev", "-o", "jsonpath={.status.conditions[?(@.type=='Established')].status}"]).stdout, (s) => s === "True");
+  ns = await freshNamespace(kc, "op");
+  await waitFor("the default ServiceAccount", () => core.readNamespacedServiceAccount({ name: "default", namespace: ns.name }), () => true);
+  operator = await startOperator(kc, env, ns.name, { backoff: { failureBaseSeconds: 1, failureMaxSeconds: 2, gangRetrySeconds: 1 } });
+});
+
+afterAll(async () => {
+  await operator?.stop();
+  await ns?.delete();
+});
+
+async function createJob(name: string, spec: Record<string, unknown> = {}) {
+  await custom.createNamespacedCustomObject({
+    group: "gantry.dev",
+    version: "v1alpha1",
+    namespace: ns.name,
+    plural: "llmtrainingjobs",
+    body: {
+      apiVersion: "gantry.dev/v1alpha1",
+      kind: "LLMTrainingJob",
+      metadata: { name },
+      spec: { data: { source: "file:///data" }, training: { steps: 10, globalBatchSize: 16, microBatchSize: 4 }, workers: 4, resources: { gpusPerWorker: 1, cpu: "1", memory: "1Gi" }, ...spec },
+    },
+  });
+}
+
+const readJob = async (name: string) =>
+  (await custom.getNamespacedCustomObject({ group: "gantry.dev", version: "v1alpha1", namespace: ns.name, plural: "llmtrainingjobs", name })) as { metadata: { uid: string }; status?: JobStatus };
+
+const podsOf = async (name: string) => (await core.listNamespacedPod({ namespace: ns.name, labelSelector: `gantry.dev/job=${name}` })).items;
+
+const live = (pods: V1Pod[]) => pods.filter((p) => !p.metadata?.deletionTimestamp);
+
+async function annotate(pod: string, code: number) {
+  await core.patchNamespacedPod({ name: pod, namespace: ns.name, body: [{ op: "add", path: "/metadata/annotations/gantry.dev~1simulate-exit-code", value: String(code) }] });
+}
+
+async function waitPhase(name: string, phase: string, timeoutMs = 60_000) {
+  return waitFor(`job ${name} to be ${phase}`, () => readJob(name), (j) => j.status?.phase === phase, { timeoutMs });
+}
+
+describe("the operator", () => {
+  it("creates the Service, PDB and every worker, then reports Running in kubectl get", async () => {
+    await createJob("gang");
+    const job = await waitPhase("gang", "Running");
+    const pods = await podsOf("gang");
+    expect(pods.map((p) => p.metadata?.name).sort()).toEqual(["gang-0-0", "gang-0-1", "gang-0-2", "gang-0-3"]);
+    for (const p of pods) {
+      expect(p.metadata?.ownerReferences?.[0]?.uid).toBe(job.metadata.uid);
+      expect(p.spec?.containers[0]?.resources?.limits?.["nvidia.com/gpu"]).toBe("1");
+    }
+    expect((await core.readNamespacedService({ name: "gang", namespace: ns.name })).spec?.clusterIP).toBe("None");
+    expect(job.status?.workers).toEqual({ desired: 4, scheduled: 4, ready: 4, succeeded: 0, failed: 0 });
+    const table = kubectl(env, ["get", "llmjob", "gang", "-n", ns.name]);
+    expect(table.stdout).toMatch(/gang\s+Running\s+4\/4\s+0\s+\d+s/);
+    const events = kubectl(env, ["get", "events", "-n", ns.name, "--field-selector", "involvedObject.name=gang", "-o", "jsonpath={.items[*].reason}"]);
+    expect(events.stdout).toContain("GangCreated");
+  });
+
+  it("restarts the whole gang as attempt 1 when a worker is deleted, counting a preemption", async () => {
+    await createJob("preempt");
+    await waitPhase("preempt", "Running");
+    await core.deleteNamespacedPod({ name: "preempt-0-2", namespace: ns.name });
+    const job = await waitFor("attempt 1 to run", () => readJob("preempt"), (j) => j.status?.attempt === 1 && j.status.phase === "Running", { timeoutMs: 60_000 });
+    expect(job.status?.restarts).toEqual({ preemption: 1, failure: 0 });
+    const pods = live(await podsOf("preempt"));
+    expect(pods.map((p) => p.metadata?.name).sort()).toEqual(["preempt-1-0", "preempt-1-1", "preempt-1-2", "preempt-1-3"]);
+  });
+
+  it("restarts after a retryable exit with a failure counted, and fails at once on a permanent exit", async () => {
+    await createJob("flaky");
+    await waitPhase("flaky", "Running");
+    await annotate("flaky-0-1", 1);
+    const restarted = await waitFor("attempt 1 to run", () => readJob("flaky"), (j) => j.status?.attempt === 1 && j.status.phase === "Running", { timeoutMs: 60_000 });
+    expect(restarted.status?.restarts).toEqual({ preemption: 0, failure: 1 });
+    await annotate("flaky-1-3", 3);
+    const failed = await waitPhase("flaky", "Failed");
+    expect(failed.status?.conditions?.find((c) => c.type === "Failed")).toMatchObject({ status: "True", reason: "InvalidData" });
+    await waitFor("flaky's pods to be cleaned up", async () => live(await podsOf("flaky")), (p) => p.length === 0);
+  });
+
+  it("succeeds when worker 0 exits 0, and cleans up", async () => {
+    await createJob("done");
+    await waitPhase("done", "Running");
+    await annotate("done-0-0", 0);
+    const job = await waitPhase("done", "Succeeded");
+    expect(job.status?.completionTime).toBeDefined();
+    await waitFor("done's pods to go", async () => live(await podsOf("done")), (p) => p.length === 0);
+  });
+
+  it("suspends (pods deleted) and resumes as a new attempt", async () => {
+    await createJob("pause");
+    await waitPhase("pause", "Running");
+    await custom.patchNamespacedCustomObject(
+      { group: "gantry.dev", version: "v1alpha1", namespace: ns.name, plural: "llmtrainingjobs", name: "pause", body: [{ op: "replace", path: "/spec/suspend", value: true }] },
+    );
+    await waitPhase("pause", "Suspended");
+    await waitFor("pause's pods to go", async () => live(await podsOf("pause")), (p) => p.length === 0);
+    await custom.patchNamespacedCustomObject(
+      { group: "gantry.dev", version: "v1alpha1", namespace: ns.name, plural: "llmtrainingjobs", name: "pause", body: [{ op: "replace", path: "/spec/suspend", value: false }] },
+    );
+    const resumed = await waitPhase("pause", "Running");
+    expect(resumed.status?.attempt).toBe(1);
+    expect(resumed.status?.restarts).toEqual({ preemption: 0, failure: 0 });
+  });
+});

@@ -1,0 +1,25 @@
+// Runs the operator's controller in the test process, watching only the test's namespace.
+import { Controller } from "../../operator/src/controller/controller.js";
+import { OperatorConfig } from "../../operator/src/config.js";
+import { createLogger } from "../../operator/src/log.js";
+import { OperatorMetrics } from "../../operator/src/metrics.js";
+import type { PlanConfig } from "../../operator/src/core/plan.js";
+import { DEFAULT_PLAN_CONFIG } from "../../operator/src/core/plan.js";
+import type { KubeConfig } from "@kubernetes/client-node";
+import type { ClusterEnv } from "./cluster-env.js";
+import { waitFor } from "./wait.js";
+
+export async function startOperator(kc: KubeConfig, env: ClusterEnv, namespace: string, plan: Partial<PlanConfig> = {}): Promise<Controller> {
+  const config = OperatorConfig.parse({
+    watchNamespaces: namespace,
+    redisUrl: env.REDIS_URL,
+    s3Endpoint: env.S3_ENDPOINT,
+    checkpointBase: `s3://${env.S3_BUCKET}/checkpoints`,
+    trainerImage: "gantry/trainer:test",
+    logLevel: process.env["GANTRY_TEST_LOG"] ? "debug" : "error",
+  });
+  const controller = new Controller({ kc, config, log: createLogger(config.logLevel), metrics: new OperatorMetrics(), plan: { ...DEFAULT_PLAN_CONFIG, ...plan } });
+  controller.start();
+  await waitFor("the operator's caches to sync", () => controller.synced(), (s) => s, { timeoutMs: 30_000 });
+  return controller;
+}
