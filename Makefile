@@ -6,7 +6,7 @@ NPM ?= npm
 NODE_MAJOR := $(shell node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
 
 .PHONY: help setup build typecheck lint test test-unit test-integration crds crds-check validate demo bench bench-api \
-	cluster-deps cluster-build cluster-up cluster-down cluster-status clean
+	cluster-deps cluster-build cluster-up cluster-down cluster-status operator clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -54,6 +54,10 @@ test-unit: ## Only the unit tests (no services)
 
 test-integration: ## Only the integration tests against the local cluster
 	npx vitest run --project integration
+
+operator: ## Run the operator in the foreground against $$KUBECONFIG (default: the local cluster); installs the CRD first
+	KUBECONFIG=$${KUBECONFIG:-$(CURDIR)/.gantry/kubeconfig} GANTRY_INSTALL_CRD=true \
+	GANTRY_LEADER_ELECTION=$${GANTRY_LEADER_ELECTION:-false} npx tsx operator/src/cli/operator.ts
 
 validate: ## Validate the example jobs offline, as the operator will
 	npx tsx crds/src/cli/validate.ts examples/*.yaml
