@@ -7,3 +7,4 @@ export { resolveModelShape, type ModelShape } from "./model-shape.js";
 export { buildCrd } from "./crd/build.js";
 export { EXIT, classifyExit, type ExitClass, type ExitVerdict } from "./contract/exit-codes.js";
 export { POD_ENV, MASTER_PORT } from "./contract/pod-env.js";
+export { progressKey, progressFromRecord, type Progress } from "./contract/progress.js";

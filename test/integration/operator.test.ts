@@ -3,11 +3,12 @@
 import { join } from "node:path";
 import { CoreV1Api, CustomObjectsApi, type V1Pod } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import type { JobStatus } from "@gantry/crds";
+import { progressKey, type JobStatus } from "@gantry/crds";
 import type { Controller } from "../../operator/src/controller/controller.js";
 import { REPO_ROOT } from "../support/cluster-env.js";
 import { freshNamespace, kubeConfig, kubectl, type TestNamespace } from "../support/kube.js";
 import { startOperator } from "../support/operator.js";
+import { redisClient } from "../support/services.js";
 import { waitFor } from "../support/wait.js";
 
 const env = inject("cluster");
@@ -107,6 +108,18 @@ describe("the operator", () => {
     const job = await waitPhase("done", "Succeeded");
     expect(job.status?.completionTime).toBeDefined();
     await waitFor("done's pods to go", async () => live(await podsOf("done")), (p) => p.length === 0);
+  });
+
+  it("mirrors the trainer's progress record from Redis into status and kubectl get", async () => {
+    await createJob("progress");
+    const job = await waitPhase("progress", "Running");
+    const redis = redisClient(env);
+    await redis.connect();
+    await redis.hset(progressKey(job.metadata.uid), { step: "42", totalSteps: "100", loss: "3.14159", tokensPerSecond: "12345.6", etaSeconds: "60", checkpointStep: "40", checkpointUri: "s3://gantry/ckpt/step-40" });
+    redis.disconnect();
+    const updated = await waitFor("progress in status", () => readJob("progress"), (j) => j.status?.progress?.step === 42);
+    expect(updated.status?.progress).toEqual({ step: 42, totalSteps: 100, loss: "3.142", tokensPerSecond: 12346, etaSeconds: 60, lastCheckpoint: { step: 40, uri: "s3://gantry/ckpt/step-40" } });
+    expect(kubectl(env, ["get", "llmjob", "progress", "-n", ns.name]).stdout).toMatch(/progress\s+Running\s+4\/4\s+42\s+3\.142\s+0\s/);
   });
 
   it("suspends (pods deleted) and resumes as a new attempt", async () => {

@@ -18,7 +18,14 @@ export async function startOperator(kc: KubeConfig, env: ClusterEnv, namespace: 
     trainerImage: "gantry/trainer:test",
     logLevel: process.env["GANTRY_TEST_LOG"] ? "debug" : "error",
   });
-  const controller = new Controller({ kc, config, log: createLogger(config.logLevel), metrics: new OperatorMetrics(), plan: { ...DEFAULT_PLAN_CONFIG, ...plan } });
+  const controller = new Controller({
+    kc,
+    config,
+    log: createLogger(config.logLevel),
+    metrics: new OperatorMetrics(),
+    plan: { ...DEFAULT_PLAN_CONFIG, ...plan },
+    progressIntervalMs: 500,
+  });
   controller.start();
   await waitFor("the operator's caches to sync", () => controller.synced(), (s) => s, { timeoutMs: 30_000 });
   return controller;

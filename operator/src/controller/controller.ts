@@ -14,13 +14,14 @@ import {
 import { API_VERSION, GROUP, KIND, PLURAL, VERSION, type LLMTrainingJob } from "@gantry/crds";
 import { gangPdb, headlessService, workerPod, type ChildDefaults, type JobRef } from "../core/children.js";
 import { LABELS, MANAGER, pdbName, podName, serviceName } from "../core/names.js";
-import type { ObservedNode, ObservedPod } from "../core/observed.js";
+import type { Observed, ObservedNode, ObservedPod } from "../core/observed.js";
 import { DEFAULT_PLAN_CONFIG, plan, type Action, type PlanConfig, type StoredJob } from "../core/plan.js";
 import type { OperatorConfig } from "../config.js";
 import type { Logger } from "../log.js";
 import type { OperatorMetrics } from "../metrics.js";
 import { watch, type Watched } from "./informer.js";
 import { observeNode, observePod } from "./observe.js";
+import { ProgressReader } from "./progress-reader.js";
 import { WorkQueue } from "./work-queue.js";
 
 type JobObject = KubernetesObject & StoredJob;
@@ -60,6 +61,8 @@ export interface ControllerOptions {
   log: Logger;
   metrics: OperatorMetrics;
   plan?: PlanConfig;
+  /** How often a running job's progress record is read (default 10 s). */
+  progressIntervalMs?: number;
 }
 
 export class Controller {
@@ -80,6 +83,8 @@ export class Controller {
   private readonly written = new Map<string, JobObject>();
   private running: Promise<void> | undefined;
   private readonly defaults: ChildDefaults;
+  private readonly progress: ProgressReader | undefined;
+  private readonly progressIntervalMs: number;
 
   constructor(private readonly options: ControllerOptions) {
     this.core = options.kc.makeApiClient(CoreV1Api);
@@ -90,6 +95,8 @@ export class Controller {
     if (c.trainerCommand) this.defaults.trainerCommand = c.trainerCommand;
     if (c.redisUrl) this.defaults.redisUrl = c.redisUrl;
     if (c.s3Endpoint) this.defaults.s3Endpoint = c.s3Endpoint;
+    this.progressIntervalMs = options.progressIntervalMs ?? 10_000;
+    this.progress = c.redisUrl ? new ProgressReader(c.redisUrl, this.progressIntervalMs, options.log) : undefined;
   }
 
   /** True once every cache has listed. */
@@ -204,6 +211,7 @@ export class Controller {
     this.queue.stop();
     await Promise.all(this.watched.map((w) => w.stop()));
     await this.running;
+    this.progress?.close();
   }
 
   /** The job as fresh as we know it: the cache, or what we last wrote if the cache has not caught up. */
@@ -243,16 +251,23 @@ export class Controller {
     }
     const ns = job.metadata.namespace;
     const owned = (o: KubernetesObject | undefined) => o?.metadata?.labels?.[LABELS.jobUid] === uid;
-    const result = plan(job, {
+    const observed: Observed = {
       pods,
       nodes,
       serviceExists: owned(this.services.get(serviceName(job.metadata.name), ns)),
       pdbExists: owned(this.pdbs.get(pdbName(job.metadata.name), ns)),
-    }, new Date(), this.options.plan ?? DEFAULT_PLAN_CONFIG);
+    };
+    const phase = (job.status as { phase?: string } | undefined)?.phase;
+    const active = phase === "Running" || phase === "Restarting" || phase === "Scheduling";
+    const progress = active ? await this.progress?.read(uid) : undefined;
+    if (progress) observed.progress = progress;
+    const result = plan(job, observed, new Date(), this.options.plan ?? DEFAULT_PLAN_CONFIG);
     const ref: JobRef = { name: job.metadata.name, namespace: ns, uid };
     await this.execute(job, ref, result.actions, result.job);
     if (canonical(result.status) !== canonical(job.status ?? {})) await this.writeStatus(key, job, result.status);
-    return result.requeueAfterMs === undefined ? undefined : { requeueAfterMs: result.requeueAfterMs };
+    // A running job is looked at again to mirror its progress, even when nothing else changes.
+    const next = active && this.progress ? Math.min(result.requeueAfterMs ?? Infinity, this.progressIntervalMs) : result.requeueAfterMs;
+    return next === undefined ? undefined : { requeueAfterMs: next };
   }
 
   private async call<T>(verb: string, resource: string, fn: () => Promise<T>, tolerate: number[] = []): Promise<T | undefined> {

@@ -1,5 +1,6 @@
 // What the operator sees of a job's children, reduced to what decisions need. The shell fills these in from
 // informer caches; plan() reads nothing else.
+import type { Progress } from "@gantry/crds";
 
 export type PodPhase = "Pending" | "Running" | "Succeeded" | "Failed" | "Unknown";
 
@@ -32,6 +33,8 @@ export interface ObservedNode {
 }
 
 export interface Observed {
+  /** The trainer's latest progress record, if one was read. */
+  progress?: Progress;
   pods: readonly ObservedPod[];
   /** Nodes the job's pods are bound to; a bound node that is absent here is gone. */
   nodes: ReadonlyMap<string, ObservedNode>;

@@ -250,6 +250,7 @@ export function plan(raw: StoredJob, observed: Observed, now: Date, config: Plan
     p.requeueIn(left);
   }
 
+  if (observed.progress) p.status.progress = observed.progress;
   const current = observed.pods.filter((pod) => pod.attempt === p.attempt);
   const stale = observed.pods.filter((pod) => pod.attempt !== p.attempt);
   p.deletePods(stale);
