@@ -25,7 +25,7 @@ describe("configFromEnv", () => {
 describe("observePod", () => {
   it("reads phase, node, readiness, disruption, scheduling trouble and exit", () => {
     const pod = observePod({
-      metadata: { name: "j-2-1", labels: { "gantry.dev/attempt": "2", "gantry.dev/worker": "1" }, deletionTimestamp: new Date("2026-12-01T10:00:00Z") },
+      metadata: { name: "j-2-1", labels: { "gantry.dev/attempt": "2", "gantry.dev/worker": "1" }, deletionTimestamp: new Date("2026-12-01T10:02:00Z"), deletionGracePeriodSeconds: 120 },
       spec: { nodeName: "n1", containers: [] },
       status: {
         phase: "Failed",

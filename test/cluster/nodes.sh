@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Simulated nodes for KWOK, in named pools.
 #
-#   bash test/cluster/nodes.sh manifest POOL NAME    print a Node manifest (pipe to kubectl apply -f -)
+#   bash test/cluster/nodes.sh manifest POOL NAME [GPUS]   print a Node manifest (pipe to kubectl apply -f -);
+#                                                         GPUS overrides the pool's GPU count
 #
 # Pools:
 #   gpu-a100   on-demand, 8 × nvidia.com/gpu, 96 CPU, 1 TiB
@@ -11,7 +12,7 @@
 set -euo pipefail
 
 manifest() {
-  local pool=$1 name=$2 gpus cpu memory spot=false product=""
+  local pool=$1 name=$2 gpus_override=${3:-} gpus cpu memory spot=false product=""
   case $pool in
   gpu-a100) gpus=8 cpu=96 memory=1Ti product=NVIDIA-A100-SXM4-80GB ;;
   gpu-spot) gpus=8 cpu=96 memory=1Ti product=NVIDIA-A100-SXM4-80GB spot=true ;;
@@ -21,6 +22,7 @@ manifest() {
     exit 2
     ;;
   esac
+  [[ -n $gpus_override ]] && gpus=$gpus_override
   cat <<YAML
 ---
 apiVersion: v1
@@ -52,9 +54,9 @@ YAML
 }
 
 case ${1:-} in
-manifest) manifest "${2:?pool}" "${3:?name}" ;;
+manifest) manifest "${2:?pool}" "${3:?name}" "${4:-}" ;;
 *)
-  echo "usage: $0 manifest POOL NAME" >&2
+  echo "usage: $0 manifest POOL NAME [GPUS]" >&2
   exit 2
   ;;
 esac

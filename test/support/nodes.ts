@@ -2,16 +2,17 @@
 import { spawnSync } from "node:child_process";
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Node, type V1Taint } from "@kubernetes/client-node";
 import { parse as parseYaml } from "yaml";
-import { REPO_ROOT } from "./cluster-env.js";
 import { join } from "node:path";
+import { REPO_ROOT } from "./cluster-env.js";
 
 export type Pool = "gpu-a100" | "gpu-spot" | "cpu";
 
 const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 
 /** The Node manifest test/cluster/nodes.sh makes for a pool, so tests and cluster-up create identical nodes. */
-export function nodeManifest(pool: Pool, name: string): V1Node {
-  const r = spawnSync("bash", [join(REPO_ROOT, "test", "cluster", "nodes.sh"), "manifest", pool, name], { encoding: "utf8" });
+export function nodeManifest(pool: Pool, name: string, gpus?: number): V1Node {
+  const args = [join(REPO_ROOT, "test", "cluster", "nodes.sh"), "manifest", pool, name, ...(gpus === undefined ? [] : [String(gpus)])];
+  const r = spawnSync("bash", args, { encoding: "utf8" });
   if (r.status !== 0) throw new Error(`nodes.sh manifest ${pool} ${name} failed: ${r.stderr}`);
   return parseYaml(r.stdout) as V1Node;
 }
@@ -22,8 +23,16 @@ export class Nodes {
     this.core = kc.makeApiClient(CoreV1Api);
   }
 
-  async add(pool: Pool, name: string): Promise<V1Node> {
-    const node = nodeManifest(pool, name);
+  /**
+   * Adds a node. `private` gives it a label and a NoSchedule taint of that key, so only pods that ask for it
+   * (nodeSelector and toleration) land there: tests that count GPUs are not disturbed by each other.
+   */
+  async add(pool: Pool, name: string, options: { gpus?: number; private?: string } = {}): Promise<V1Node> {
+    const node = nodeManifest(pool, name, options.gpus);
+    if (options.private) {
+      node.metadata = { ...node.metadata, labels: { ...node.metadata?.labels, "gantry.dev/test-pool": options.private } };
+      node.spec = { ...node.spec, taints: [...(node.spec?.taints ?? []), { key: "gantry.dev/test-pool", value: options.private, effect: "NoSchedule" }] };
+    }
     const created = await this.core.createNode({ body: node });
     // Status given on create is kept for nodes, but write it again through the status subresource to be sure.
     await this.core.patchNodeStatus({ name, body: { status: node.status } }, mergePatch);

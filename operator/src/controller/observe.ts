@@ -32,8 +32,9 @@ export function observePod(pod: V1Pod): ObservedPod | undefined {
     ready: phase === "Running" && conditions.some((c) => c.type === "Ready" && c.status === "True"),
   };
   if (pod.spec?.nodeName) out.nodeName = pod.spec.nodeName;
-  const deleting = toDate(pod.metadata?.deletionTimestamp);
-  if (deleting) out.deletingSince = deleting;
+  // deletionTimestamp is when the grace period ends; the deletion was asked for that grace period earlier.
+  const deadline = toDate(pod.metadata?.deletionTimestamp);
+  if (deadline) out.deletingSince = new Date(deadline.getTime() - (pod.metadata?.deletionGracePeriodSeconds ?? 0) * 1000);
   const disruption = conditions.find((c) => c.type === "DisruptionTarget" && c.status === "True");
   if (disruption) out.disruption = { reason: disruption.reason ?? "Disrupted", message: disruption.message ?? "" };
   const scheduled = conditions.find((c) => c.type === "PodScheduled");

@@ -13,7 +13,7 @@ export interface ObservedPod {
   nodeName?: string;
   /** Running and Ready. */
   ready: boolean;
-  /** Has a deletionTimestamp: being deleted. */
+  /** Being deleted: when the deletion was requested (deletionTimestamp less the grace period). */
   deletingSince?: Date;
   /** A DisruptionTarget condition with status True: preemption, eviction or taint-manager deletion. */
   disruption?: { reason: string; message: string };

@@ -1,0 +1,159 @@
+// The operator under disruption, on nodes of this test's own (tainted, labelled) pool: node loss, spot reclaim,
+// two gangs competing for too few GPUs, and preemption by a higher-priority job through the real scheduler.
+import { CoreV1Api, CustomObjectsApi, type V1Pod } from "@kubernetes/client-node";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { stringify } from "yaml";
+import type { JobStatus } from "@gantry/crds";
+import type { Controller } from "../../operator/src/controller/controller.js";
+import { freshNamespace, kubeConfig, kubectl, type TestNamespace } from "../support/kube.js";
+import { Nodes, isReady } from "../support/nodes.js";
+import { startOperator } from "../support/operator.js";
+import { waitFor } from "../support/wait.js";
+
+const env = inject("cluster");
+const kc = kubeConfig(env);
+const core = kc.makeApiClient(CoreV1Api);
+const custom = kc.makeApiClient(CustomObjectsApi);
+const nodes = new Nodes(kc);
+let ns: TestNamespace;
+let operator: Controller;
+const added: string[] = [];
+
+const GROUP = { group: "gantry.dev", version: "v1alpha1", plural: "llmtrainingjobs" };
+
+beforeAll(async () => {
+  ns = await freshNamespace(kc, "disrupt");
+  await waitFor("the default ServiceAccount", () => core.readNamespacedServiceAccount({ name: "default", namespace: ns.name }), () => true);
+  const pc = kubectl(env, ["apply", "-f", "-"], stringify({ apiVersion: "scheduling.k8s.io/v1", kind: "PriorityClass", metadata: { name: "gantry-test-high" }, value: 100000 }));
+  expect(pc.code).toBe(0);
+  operator = await startOperator(kc, env, ns.name, { forceDeleteSeconds: 2, nodeLostSeconds: 5, backoff: { failureBaseSeconds: 1, failureMaxSeconds: 2, gangRetrySeconds: 1 } });
+});
+
+afterAll(async () => {
+  await operator?.stop();
+  for (const n of added) await nodes.remove(n).catch(() => undefined);
+  await ns?.delete();
+});
+
+async function addNode(name: string, gpus: number) {
+  const full = `${ns.name}-${name}`;
+  await nodes.add("gpu-a100", full, { gpus, private: ns.name });
+  added.push(full);
+  await waitFor(`node ${full} to be Ready`, () => core.readNode({ name: full }), isReady);
+  return full;
+}
+
+async function createJob(name: string, spec: Record<string, unknown> = {}) {
+  await custom.createNamespacedCustomObject({
+    ...GROUP,
+    namespace: ns.name,
+    body: {
+      apiVersion: "gantry.dev/v1alpha1",
+      kind: "LLMTrainingJob",
+      metadata: { name },
+      spec: {
+        data: { source: "file:///data" },
+        training: { steps: 10, globalBatchSize: 16, microBatchSize: 4 },
+        workers: 4,
+        resources: { gpusPerWorker: 1, cpu: "1", memory: "1Gi" },
+        scheduling: {
+          nodeSelector: { "gantry.dev/test-pool": ns.name },
+          tolerations: [{ key: "gantry.dev/test-pool", operator: "Equal", value: ns.name, effect: "NoSchedule" }],
+          gangTimeoutSeconds: 5,
+          ...((spec["scheduling"] as object | undefined) ?? {}),
+        },
+        ...Object.fromEntries(Object.entries(spec).filter(([k]) => k !== "scheduling")),
+      },
+    },
+  });
+}
+
+/** Deletes a job and waits for its pods to go, so that the next test has the pool to itself. */
+async function deleteJob(name: string) {
+  await custom.deleteNamespacedCustomObject({ ...GROUP, namespace: ns.name, name, propagationPolicy: "Foreground" });
+  await waitFor(`${name}'s pods to go`, () => podsOf(name), (p) => p.length === 0, { timeoutMs: 60_000 });
+}
+
+const readJob = async (name: string) => (await custom.getNamespacedCustomObject({ ...GROUP, namespace: ns.name, name })) as { status?: JobStatus };
+const podsOf = async (name: string) => (await core.listNamespacedPod({ namespace: ns.name, labelSelector: `gantry.dev/job=${name}` })).items;
+const live = (pods: V1Pod[]) => pods.filter((p) => !p.metadata?.deletionTimestamp);
+const finish = (pod: string) =>
+  core.patchNamespacedPod({ name: pod, namespace: ns.name, body: [{ op: "add", path: "/metadata/annotations/gantry.dev~1simulate-exit-code", value: "0" }] });
+const waitRunning = (name: string, attempt?: number, timeoutMs = 60_000) =>
+  waitFor(`job ${name} to run${attempt === undefined ? "" : ` attempt ${attempt}`}`, () => readJob(name), (j) => j.status?.phase === "Running" && (attempt === undefined || j.status.attempt === attempt), { timeoutMs });
+
+describe("node loss and spot reclaim", () => {
+  it("restarts the gang when its node disappears, and runs attempt 1 when capacity returns", async () => {
+    const node = await addNode("lost", 4);
+    await createJob("lost");
+    await waitRunning("lost", 0);
+    await nodes.remove(node);
+    const restarting = await waitFor("a restart for the lost node", () => readJob("lost"), (j) => (j.status?.attempt ?? 0) >= 1);
+    expect(restarting.status?.restarts).toEqual({ preemption: 1, failure: 0 });
+    expect(restarting.status?.conditions?.find((c) => c.type === "Restarting")?.reason).toBe("NodeLost");
+    // The old pods, stuck terminating on a node that is gone, are force-deleted; the new gang waits for capacity.
+    await waitFor("the old gang to be gone", async () => (await podsOf("lost")).filter((p) => p.metadata?.labels?.["gantry.dev/attempt"] === "0"), (p) => p.length === 0, { timeoutMs: 30_000 });
+    const waiting = await waitFor("attempt 1 to wait for capacity", () => readJob("lost"), (j) => j.status?.conditions?.find((c) => c.type === "GangScheduled")?.reason === "WaitingForCapacity");
+    expect(waiting.status?.phase).toBe("Scheduling");
+    await addNode("lost-again", 4);
+    const back = await waitRunning("lost", 1);
+    expect(back.status?.restarts).toEqual({ preemption: 1, failure: 0 });
+    await deleteJob("lost");
+  });
+
+  it("restarts the gang when its spot node is tainted for reclaim", async () => {
+    const spot = await addNode("spot", 4);
+    await addNode("spare", 4);
+    await createJob("spot", { scheduling: { nodeSelector: { "gantry.dev/test-pool": ns.name, "kubernetes.io/hostname": spot } } });
+    await waitRunning("spot", 0);
+    await nodes.reclaimSpot(spot);
+    const j = await waitFor("a restart for the reclaim", () => readJob("spot"), (x) => (x.status?.attempt ?? 0) >= 1);
+    expect(j.status?.restarts?.preemption).toBe(1);
+    expect(["NodeReclaimed", "DeletionByTaintManager", "PodDeleted"]).toContain(j.status?.conditions?.find((c) => c.type === "Restarting")?.reason);
+    await deleteJob("spot");
+  });
+});
+
+describe("gangs competing for GPUs", () => {
+  it("two 4-worker jobs on 6 GPUs never deadlock: one runs, then the other", async () => {
+    for (const n of added.splice(0)) await nodes.remove(n).catch(() => undefined);
+    await addNode("pool-a", 3);
+    await addNode("pool-b", 3);
+    await createJob("first");
+    await createJob("second");
+    const winner = await waitFor(
+      "one of the two jobs to run",
+      async () => [await readJob("first"), await readJob("second")],
+      (js) => js.some((j) => j.status?.phase === "Running"),
+      { timeoutMs: 90_000 },
+    );
+    const [a, b] = winner;
+    expect([a?.status?.phase, b?.status?.phase].filter((p) => p === "Running")).toHaveLength(1);
+    const [won, lost] = a?.status?.phase === "Running" ? ["first", "second"] : ["second", "first"];
+    const wonPods = live(await podsOf(won));
+    await finish(wonPods.find((p) => p.metadata?.labels?.["gantry.dev/worker"] === "0")?.metadata?.name ?? "");
+    await waitFor(`${won} to succeed`, () => readJob(won), (j) => j.status?.phase === "Succeeded");
+    const other = await waitRunning(lost, undefined, 90_000);
+    expect(other.status?.restarts).toEqual({ preemption: 0, failure: 0 });
+    await deleteJob(lost);
+  });
+});
+
+describe("priority", () => {
+  it("a higher-priority job preempts a lower one, which resumes when the GPUs are free again", async () => {
+    for (const n of added.splice(0)) await nodes.remove(n).catch(() => undefined);
+    await addNode("prio", 4);
+    await createJob("low", { scheduling: { gangTimeoutSeconds: 600 } });
+    await waitRunning("low", 0);
+    await createJob("high", { scheduling: { priorityClassName: "gantry-test-high", gangTimeoutSeconds: 600 } });
+    await waitRunning("high", 0, 90_000);
+    const low = await waitFor("low to count a preemption", () => readJob("low"), (j) => (j.status?.restarts?.preemption ?? 0) >= 1);
+    expect(low.status?.restarts?.failure).toBe(0);
+    expect(low.status?.phase).not.toBe("Running");
+    const highPods = live(await podsOf("high"));
+    await finish(highPods.find((p) => p.metadata?.labels?.["gantry.dev/worker"] === "0")?.metadata?.name ?? "");
+    await waitFor("high to succeed", () => readJob("high"), (j) => j.status?.phase === "Succeeded");
+    const resumed = await waitRunning("low", undefined, 90_000);
+    expect(resumed.status?.attempt).toBeGreaterThanOrEqual(1);
+  });
+});
