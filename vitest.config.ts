@@ -30,6 +30,8 @@ export default defineConfig({
           name: "integration",
           include: ["test/integration/**/*.test.ts"],
           globalSetup: ["./test/integration/global-setup.ts"],
+          // One file at a time: some tests restart the API server or reshape node pools for everyone.
+          fileParallelism: false,
           testTimeout: 120_000,
           hookTimeout: 180_000,
         },

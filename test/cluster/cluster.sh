@@ -68,10 +68,14 @@ alive() {
 
 # Fails with the fix when a port is taken by something that is not ours.
 check_port() {
-  local name=$1 port=$2 var=$3
-  if ss -Hltn "sport = :$port" 2>/dev/null | grep -q .; then
-    die "port $port for $name is taken by another process ($(ss -Hltnp "sport = :$port" | grep -o 'users:.*' | head -1)). Stop it, or set $var or GANTRY_PORT_OFFSET."
-  fi
+  local name=$1 port=$2 var=$3 deadline=$((SECONDS + 10))
+  # A process that was just killed can hold its socket for a moment while its threads exit.
+  while ss -Hltn "sport = :$port" 2>/dev/null | grep -q .; do
+    if ((SECONDS > deadline)); then
+      die "port $port for $name is taken by another process ($(ss -Hltnp "sport = :$port" | grep -o 'users:.*' | head -1)). Stop it, or set $var or GANTRY_PORT_OFFSET."
+    fi
+    sleep 0.5
+  done
 }
 
 check_tools() {
@@ -199,6 +203,22 @@ stop_one() {
   rm -f "$PIDS/$name.pid"
 }
 
+# A component that runs but does not answer (shutting down, wedged) is stopped so that it can be started afresh.
+keep_if_healthy() { # name check-cmd...
+  local name=$1
+  shift
+  alive "$name" || return 1
+  local deadline=$((SECONDS + 10))
+  until "$@" >/dev/null 2>&1; do
+    if ((SECONDS > deadline)) || ! alive "$name"; then
+      log "$name runs but does not answer; restarting it"
+      stop_one "$name"
+      return 1
+    fi
+    sleep 0.5
+  done
+}
+
 on_failure() {
   local rc=$?
   if ((rc != 0)) && ((${#STARTED[@]} > 0)); then
@@ -213,7 +233,7 @@ kctl() { "$BIN/kubectl" --kubeconfig "$KUBECONFIG_PATH" "$@"; }
 s3_sign() { curl -fsS --aws-sigv4 "aws:amz:us-east-1:s3" --user "$S3_ACCESS_KEY:$S3_SECRET_KEY" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" "$@"; }
 
 start_etcd() {
-  alive etcd && return 0
+  keep_if_healthy etcd curl -fsS "http://127.0.0.1:$ETCD_PORT/health" && return 0
   check_port etcd "$ETCD_PORT" GANTRY_ETCD_PORT
   check_port "etcd peer" "$ETCD_PEER_PORT" GANTRY_ETCD_PEER_PORT
   mkdir -p "$RUN/etcd"
@@ -226,7 +246,7 @@ start_etcd() {
 }
 
 start_apiserver() {
-  alive apiserver && return 0
+  keep_if_healthy apiserver api /readyz && return 0
   check_port kube-apiserver "$API_PORT" GANTRY_APISERVER_PORT
   start apiserver "$BIN/kube-apiserver" \
     --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
@@ -244,7 +264,7 @@ start_apiserver() {
 }
 
 start_controller_manager() {
-  alive controller-manager && return 0
+  keep_if_healthy controller-manager curl -fsSk "https://127.0.0.1:$CM_PORT/healthz" && return 0
   check_port kube-controller-manager "$CM_PORT" GANTRY_CM_PORT
   local kc=$RUN/controller-manager.kubeconfig
   kubeconfig controller-manager "$kc"
@@ -258,7 +278,7 @@ start_controller_manager() {
 }
 
 start_scheduler() {
-  alive scheduler && return 0
+  keep_if_healthy scheduler curl -fsSk "https://127.0.0.1:$SCHED_PORT/healthz" && return 0
   check_port kube-scheduler "$SCHED_PORT" GANTRY_SCHEDULER_PORT
   local kc=$RUN/scheduler.kubeconfig
   kubeconfig scheduler "$kc"
@@ -270,7 +290,7 @@ start_scheduler() {
 }
 
 start_kwok() {
-  alive kwok && return 0
+  keep_if_healthy kwok curl -fsS "http://127.0.0.1:$KWOK_PORT/healthz" && return 0
   check_port kwok "$KWOK_PORT" GANTRY_KWOK_PORT
   local kc=$RUN/kwok.kubeconfig
   kubeconfig kwok "$kc"
@@ -301,7 +321,7 @@ nodes_ready() {
 }
 
 start_redis() {
-  alive redis && return 0
+  keep_if_healthy redis redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping && return 0
   check_port redis "$REDIS_PORT" GANTRY_REDIS_PORT
   mkdir -p "$RUN/redis"
   start redis redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$RUN/redis" \

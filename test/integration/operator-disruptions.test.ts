@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { stringify } from "yaml";
 import type { JobStatus } from "@gantry/crds";
 import type { Controller } from "../../operator/src/controller/controller.js";
-import { freshNamespace, kubeConfig, kubectl, type TestNamespace } from "../support/kube.js";
+import { ensureCrd, freshNamespace, kubeConfig, kubectl, type TestNamespace } from "../support/kube.js";
 import { Nodes, isReady } from "../support/nodes.js";
 import { startOperator } from "../support/operator.js";
 import { waitFor } from "../support/wait.js";
@@ -22,6 +22,7 @@ const added: string[] = [];
 const GROUP = { group: "gantry.dev", version: "v1alpha1", plural: "llmtrainingjobs" };
 
 beforeAll(async () => {
+  await ensureCrd(env);
   ns = await freshNamespace(kc, "disrupt");
   await waitFor("the default ServiceAccount", () => core.readNamespacedServiceAccount({ name: "default", namespace: ns.name }), () => true);
   const pc = kubectl(env, ["apply", "-f", "-"], stringify({ apiVersion: "scheduling.k8s.io/v1", kind: "PriorityClass", metadata: { name: "gantry-test-high" }, value: 100000 }));

@@ -1,12 +1,10 @@
 // The operator on the real control plane: gangs are created in one burst, restarted whole after preemption or
 // failure, succeed, suspend and resume. KWOK runs the pods; tests end them with gantry.dev/simulate-exit-code.
-import { join } from "node:path";
 import { CoreV1Api, CustomObjectsApi, type V1Pod } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { progressKey, type JobStatus } from "@gantry/crds";
 import type { Controller } from "../../operator/src/controller/controller.js";
-import { REPO_ROOT } from "../support/cluster-env.js";
-import { freshNamespace, kubeConfig, kubectl, type TestNamespace } from "../support/kube.js";
+import { ensureCrd, freshNamespace, kubeConfig, kubectl, type TestNamespace } from "../support/kube.js";
 import { startOperator } from "../support/operator.js";
 import { redisClient } from "../support/services.js";
 import { waitFor } from "../support/wait.js";
@@ -19,8 +17,7 @@ let ns: TestNamespace;
 let operator: Controller;
 
 beforeAll(async () => {
-  expect(kubectl(env, ["apply", "--server-side", "--force-conflicts", "-f", join(REPO_ROOT, "crds", "llmtrainingjob.yaml")]).code).toBe(0);
-  await waitFor("the CRD", () => kubectl(env, ["get", "crd", "llmtrainingjobs.gantry.dev", "-o", "jsonpath={.status.conditions[?(@.type=='Established')].status}"]).stdout, (s) => s === "True");
+  await ensureCrd(env);
   ns = await freshNamespace(kc, "op");
   await waitFor("the default ServiceAccount", () => core.readNamespacedServiceAccount({ name: "default", namespace: ns.name }), () => true);
   operator = await startOperator(kc, env, ns.name, { backoff: { failureBaseSeconds: 1, failureMaxSeconds: 2, gangRetrySeconds: 1 } });

@@ -46,3 +46,16 @@ export async function freshNamespace(kc: KubeConfig, prefix: string): Promise<Te
     },
   };
 }
+
+/** Installs (or updates) the LLMTrainingJob CRD and waits until it is served. */
+export async function ensureCrd(env: ClusterEnv): Promise<void> {
+  const { waitFor } = await import("./wait.js");
+  const file = join(import.meta.dirname, "..", "..", "crds", "llmtrainingjob.yaml");
+  const r = kubectl(env, ["apply", "--server-side", "--force-conflicts", "-f", file]);
+  if (r.code !== 0) throw new Error(`installing the CRD failed: ${r.stderr}`);
+  await waitFor(
+    "the LLMTrainingJob CRD to be Established",
+    () => kubectl(env, ["get", "crd", "llmtrainingjobs.gantry.dev", "-o", "jsonpath={.status.conditions[?(@.type=='Established')].status}"]).stdout,
+    (s) => s === "True",
+  );
+}
