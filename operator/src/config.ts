@@ -26,7 +26,7 @@ export const OperatorConfig = z.object({
   s3Endpoint: z.string().regex(/^https?:\/\//).optional().describe("GANTRY_S3_ENDPOINT: S3 endpoint of jobs that name none."),
   checkpointBase: z.string().min(1).default("file:///checkpoints").describe("GANTRY_CHECKPOINT_BASE: checkpoints of jobs that name no URI go under <base>/<namespace>/<name>."),
   watchNamespaces: list.default([]).describe("GANTRY_WATCH_NAMESPACES: comma-separated namespaces to watch; empty watches all."),
-  concurrency: z.coerce.number().int().min(1).max(64).default(4).describe("GANTRY_CONCURRENCY: jobs reconciled at once."),
+  concurrency: z.coerce.number().int().min(1).max(64).default(8).describe("GANTRY_CONCURRENCY: jobs reconciled at once."),
   httpPort: z.coerce.number().int().min(0).max(65535).default(8080).describe("GANTRY_HTTP_PORT: /healthz, /readyz and /metrics."),
   logLevel: z.enum(["error", "warn", "info", "debug"]).default("info").describe("GANTRY_LOG_LEVEL."),
   leaderElection: z

@@ -2,6 +2,7 @@
 import { Controller } from "../../operator/src/controller/controller.js";
 import { OperatorConfig } from "../../operator/src/config.js";
 import { createLogger } from "../../operator/src/log.js";
+import { pooledFromFile } from "../../operator/src/kube-config.js";
 import { OperatorMetrics } from "../../operator/src/metrics.js";
 import type { PlanConfig } from "../../operator/src/core/plan.js";
 import { DEFAULT_PLAN_CONFIG } from "../../operator/src/core/plan.js";
@@ -9,7 +10,9 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import type { ClusterEnv } from "./cluster-env.js";
 import { waitFor } from "./wait.js";
 
-export async function startOperator(kc: KubeConfig, env: ClusterEnv, namespace: string, plan: Partial<PlanConfig> = {}): Promise<Controller> {
+export async function startOperator(_kc: KubeConfig, env: ClusterEnv, namespace: string, plan: Partial<PlanConfig> = {}): Promise<Controller> {
+  // The operator's own connection pooling, as in production.
+  const kc = pooledFromFile(env.KUBECONFIG);
   const config = OperatorConfig.parse({
     watchNamespaces: namespace,
     redisUrl: env.REDIS_URL,

@@ -2,11 +2,12 @@
 import { hostname } from "node:os";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { KubeConfig, KubernetesObjectApi, PatchStrategy, type KubernetesObject } from "@kubernetes/client-node";
+import { KubernetesObjectApi, PatchStrategy, type KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
 import { parse as parseYaml } from "yaml";
 import { ConfigError, configFromEnv } from "../config.js";
 import { Controller } from "../controller/controller.js";
 import { LeaderElector } from "../controller/leader.js";
+import { PooledKubeConfig } from "../kube-config.js";
 import { startHttp } from "../http.js";
 import { createLogger } from "../log.js";
 import { OperatorMetrics } from "../metrics.js";
@@ -19,7 +20,7 @@ async function installCrd(kc: KubeConfig, file: string): Promise<void> {
 async function main(): Promise<void> {
   const config = configFromEnv();
   const log = createLogger(config.logLevel);
-  const kc = new KubeConfig();
+  const kc = new PooledKubeConfig();
   kc.loadFromDefault();
   const crdFile = process.env["GANTRY_INSTALL_CRD"];
   if (crdFile) {
