@@ -1,0 +1,77 @@
+// Parses `gantry-data prepare` arguments into options; pure, so the CLI's contract is unit-tested.
+import { TOKENIZER_NAMES, type TokenizerName } from "@gantry/crds";
+import { parseArgs } from "node:util";
+import { DEFAULT_SHARD_BYTES } from "../prepare/dataset-writer.js";
+
+export const PREPARE_USAGE = `usage: gantry-data prepare --output <file:///dir | s3://bucket/prefix> [options] <file or folder>...
+
+Tokenizes JSONL (one {"text": ...} object per line) or .txt files into Megatron token shards and index.json.
+
+  --output URI        where to write the dataset (S3 credentials from S3_ENDPOINT, S3_REGION, S3_ACCESS_KEY, S3_SECRET_KEY)
+  --format F          jsonl (default) or text (each .txt file is one document)
+  --text-field NAME   JSONL field holding the text (default: text)
+  --tokenizer T       ${TOKENIZER_NAMES.join(", ")} (default: gpt2)
+  --shard-size SIZE   target .bin size per shard, e.g. 64Mi, 100M (default: 64Mi)
+`;
+
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+export interface PrepareArgs {
+  output: string;
+  inputs: string[];
+  format: "jsonl" | "text";
+  textField: string;
+  tokenizer: TokenizerName;
+  shardBytes: number;
+}
+
+const UNITS: Record<string, number> = { "": 1, k: 1e3, M: 1e6, G: 1e9, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30 };
+
+/** A Kubernetes-style byte quantity: 64Mi, 100M, 1048576. */
+export function parseBytes(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(|k|M|G|Ki|Mi|Gi)$/.exec(text);
+  const unit = m?.[2] === undefined ? undefined : UNITS[m[2]];
+  if (m?.[1] === undefined || unit === undefined) throw new UsageError(`${text} is not a size such as 64Mi or 100M`);
+  const bytes = Math.floor(Number(m[1]) * unit);
+  if (bytes < 1) throw new UsageError(`size ${text} must be at least one byte`);
+  return bytes;
+}
+
+export function parsePrepareArgs(argv: readonly string[]): PrepareArgs {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: {
+        output: { type: "string" },
+        format: { type: "string", default: "jsonl" },
+        "text-field": { type: "string", default: "text" },
+        tokenizer: { type: "string", default: "gpt2" },
+        "shard-size": { type: "string" },
+      },
+    });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.output === undefined) throw new UsageError("--output is required");
+  if (positionals.length === 0) throw new UsageError("give at least one input file or folder");
+  const format = values.format;
+  if (format !== "jsonl" && format !== "text") throw new UsageError(`--format must be jsonl or text, not ${format}`);
+  const tokenizer = TOKENIZER_NAMES.find((t) => t === values.tokenizer);
+  if (tokenizer === undefined) throw new UsageError(`--tokenizer must be one of ${TOKENIZER_NAMES.join(", ")}, not ${values.tokenizer}`);
+  return {
+    output: values.output,
+    inputs: positionals,
+    format,
+    textField: values["text-field"],
+    tokenizer,
+    shardBytes: values["shard-size"] === undefined ? DEFAULT_SHARD_BYTES : parseBytes(values["shard-size"]),
+  };
+}

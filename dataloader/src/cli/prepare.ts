@@ -1,0 +1,74 @@
+#!/usr/bin/env node
+// gantry-data prepare: tokenizes JSONL or text files into token shards and a manifest, locally or on S3.
+import { readdir, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { SingleBar, Presets } from "cli-progress";
+import { prepareDataset } from "../prepare/prepare-dataset.js";
+import { openStore } from "../source/open-store.js";
+import { createS3Client } from "../source/s3-client.js";
+import { parseSourceUri } from "../source/source-uri.js";
+import { tokenizerFor } from "../text/tokenizers.js";
+import { PREPARE_USAGE, UsageError, parsePrepareArgs, type PrepareArgs } from "./prepare-args.js";
+
+async function inputFiles(paths: readonly string[], format: PrepareArgs["format"]): Promise<string[]> {
+  const ext = format === "jsonl" ? ".jsonl" : ".txt";
+  const out: string[] = [];
+  for (const p of paths) {
+    if ((await stat(p)).isDirectory()) {
+      const entries = await readdir(p, { recursive: true, withFileTypes: true });
+      out.push(...entries.filter((e) => e.isFile() && e.name.endsWith(ext)).map((e) => join(e.parentPath, e.name)).sort());
+    } else out.push(p);
+  }
+  return out;
+}
+
+function s3FromEnv() {
+  const env = process.env;
+  const endpoint = env["S3_ENDPOINT"] ?? env["AWS_ENDPOINT_URL"];
+  const accessKey = env["S3_ACCESS_KEY"] ?? env["AWS_ACCESS_KEY_ID"];
+  const secretKey = env["S3_SECRET_KEY"] ?? env["AWS_SECRET_ACCESS_KEY"];
+  if (endpoint === undefined || accessKey === undefined || secretKey === undefined) throw new UsageError("an s3:// output needs S3_ENDPOINT, S3_ACCESS_KEY and S3_SECRET_KEY");
+  const sessionToken = env["AWS_SESSION_TOKEN"];
+  return createS3Client({ endpoint, accessKey, secretKey, region: env["S3_REGION"] ?? "us-east-1", pathStyle: true, ...(sessionToken === undefined ? {} : { sessionToken }) });
+}
+
+async function main(argv: string[]): Promise<number> {
+  if (argv[0] !== "prepare" || argv.includes("--help")) {
+    console.log(PREPARE_USAGE);
+    return argv[0] === "prepare" ? 0 : 2;
+  }
+  const args = parsePrepareArgs(argv.slice(1));
+  const files = await inputFiles(args.inputs, args.format);
+  if (files.length === 0) throw new UsageError(`no ${args.format} files under ${args.inputs.join(", ")}`);
+  const store = openStore(args.output, parseSourceUri(args.output).kind === "s3" ? { client: s3FromEnv() } : undefined);
+  const bar = new SingleBar({ format: "{bar} {value}/{total} files | {docs} docs | {tokens} tokens", hideCursor: true }, Presets.shades_classic);
+  let docs = 0;
+  let tokens = 0;
+  const seen = new Set<string>();
+  bar.start(files.length, 0, { docs, tokens });
+  const manifest = await prepareDataset(store, {
+    files,
+    format: args.format,
+    textField: args.textField,
+    tokenizer: tokenizerFor(args.tokenizer),
+    shardBytes: args.shardBytes,
+    onDocument: (file, n) => {
+      docs++;
+      tokens += n;
+      seen.add(file);
+      if (docs % 1000 === 0) bar.update(seen.size, { docs, tokens });
+    },
+  });
+  bar.update(files.length, { docs, tokens });
+  bar.stop();
+  console.log(`wrote ${manifest.shards.length} shard(s), ${docs} documents, ${tokens} tokens to ${store.uri}`);
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err instanceof UsageError ? `${err.message}\n\n${PREPARE_USAGE}` : err instanceof Error ? err.message : String(err));
+    process.exit(err instanceof UsageError ? 2 : 1);
+  },
+);
