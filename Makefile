@@ -63,7 +63,8 @@ validate: ## Validate the example jobs offline, as the operator will
 	npx tsx crds/src/cli/validate.ts examples/*.yaml
 
 demo: validate ## Today: validates the examples. The end-to-end training run arrives with the end-to-end issue.
-	@echo "demo: the example jobs above are valid LLMTrainingJobs; the local cluster, operator and trainer are not built yet."
+	@echo "demo: the example jobs above are valid LLMTrainingJobs. The trainer and the end-to-end run are not built yet;"
+	@echo "      make cluster-up and make operator run the local cluster and the operator today."
 
 bench: bench-api bench-operator bench-dataloader ## Run every benchmark
 
