@@ -1,25 +1,23 @@
 // The operator under disruption, on nodes of this test's own (tainted, labelled) pool: node loss, spot reclaim,
 // two gangs competing for too few GPUs, and preemption by a higher-priority job through the real scheduler.
-import { CoreV1Api, CustomObjectsApi, type V1Pod } from "@kubernetes/client-node";
+import { CoreV1Api, type V1Pod } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { stringify } from "yaml";
-import type { JobStatus } from "@gantry/crds";
 import type { Controller } from "../../operator/src/controller/controller.js";
 import { ensureCrd, freshNamespace, kubeConfig, kubectl, type TestNamespace } from "../support/kube.js";
 import { Nodes, isReady } from "../support/nodes.js";
+import { TestJobs } from "../support/jobs.js";
 import { startOperator } from "../support/operator.js";
 import { waitFor } from "../support/wait.js";
 
 const env = inject("cluster");
 const kc = kubeConfig(env);
 const core = kc.makeApiClient(CoreV1Api);
-const custom = kc.makeApiClient(CustomObjectsApi);
 const nodes = new Nodes(kc);
 let ns: TestNamespace;
 let operator: Controller;
 const added: string[] = [];
 
-const GROUP = { group: "gantry.dev", version: "v1alpha1", plural: "llmtrainingjobs" };
 
 beforeAll(async () => {
   await ensureCrd(env);
@@ -44,44 +42,21 @@ async function addNode(name: string, gpus: number) {
   return full;
 }
 
-async function createJob(name: string, spec: Record<string, unknown> = {}) {
-  await custom.createNamespacedCustomObject({
-    ...GROUP,
-    namespace: ns.name,
-    body: {
-      apiVersion: "gantry.dev/v1alpha1",
-      kind: "LLMTrainingJob",
-      metadata: { name },
-      spec: {
-        data: { source: "file:///data" },
-        training: { steps: 10, globalBatchSize: 16, microBatchSize: 4 },
-        workers: 4,
-        resources: { gpusPerWorker: 1, cpu: "1", memory: "1Gi" },
-        scheduling: {
-          nodeSelector: { "gantry.dev/test-pool": ns.name },
-          tolerations: [{ key: "gantry.dev/test-pool", operator: "Equal", value: ns.name, effect: "NoSchedule" }],
-          gangTimeoutSeconds: 5,
-          ...((spec["scheduling"] as object | undefined) ?? {}),
-        },
-        ...Object.fromEntries(Object.entries(spec).filter(([k]) => k !== "scheduling")),
-      },
-    },
-  });
-}
-
-/** Deletes a job and waits for its pods to go, so that the next test has the pool to itself. */
-async function deleteJob(name: string) {
-  await custom.deleteNamespacedCustomObject({ ...GROUP, namespace: ns.name, name, propagationPolicy: "Foreground" });
-  await waitFor(`${name}'s pods to go`, () => podsOf(name), (p) => p.length === 0, { timeoutMs: 60_000 });
-}
-
-const readJob = async (name: string) => (await custom.getNamespacedCustomObject({ ...GROUP, namespace: ns.name, name })) as { status?: JobStatus };
-const podsOf = async (name: string) => (await core.listNamespacedPod({ namespace: ns.name, labelSelector: `gantry.dev/job=${name}` })).items;
+const privatePool = () => ({
+  nodeSelector: { "gantry.dev/test-pool": ns.name },
+  tolerations: [{ key: "gantry.dev/test-pool", operator: "Equal", value: ns.name, effect: "NoSchedule" }],
+  gangTimeoutSeconds: 5,
+});
+const jobs = () => new TestJobs(kc, ns.name);
+/** A job pinned to this test's private pool; `scheduling` fields given here add to the pool's. */
+const createJob = (name: string, spec: Record<string, unknown> = {}) =>
+  jobs().create(name, { ...spec, scheduling: { ...privatePool(), ...((spec["scheduling"] as object | undefined) ?? {}) } });
+const deleteJob = (name: string) => jobs().delete(name);
+const readJob = (name: string) => jobs().read(name);
+const podsOf = (name: string) => jobs().pods(name);
 const live = (pods: V1Pod[]) => pods.filter((p) => !p.metadata?.deletionTimestamp);
-const finish = (pod: string) =>
-  core.patchNamespacedPod({ name: pod, namespace: ns.name, body: [{ op: "add", path: "/metadata/annotations/gantry.dev~1simulate-exit-code", value: "0" }] });
-const waitRunning = (name: string, attempt?: number, timeoutMs = 60_000) =>
-  waitFor(`job ${name} to run${attempt === undefined ? "" : ` attempt ${attempt}`}`, () => readJob(name), (j) => j.status?.phase === "Running" && (attempt === undefined || j.status.attempt === attempt), { timeoutMs });
+const finish = (pod: string) => jobs().exit(pod, 0);
+const waitRunning = (name: string, attempt?: number, timeoutMs = 60_000) => jobs().waitPhase(name, "Running", attempt, timeoutMs);
 
 describe("node loss and spot reclaim", () => {
   it("restarts the gang when its node disappears, and runs attempt 1 when capacity returns", async () => {

@@ -5,10 +5,10 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import type { JobStatus } from "@gantry/crds";
 import type { Controller } from "../../operator/src/controller/controller.js";
 import { CLUSTER_SCRIPT, stateDir } from "../support/cluster-env.js";
 import { ensureCrd, freshNamespace, kubeConfig, kubectl, type TestNamespace } from "../support/kube.js";
+import { JOB_API, TestJobs } from "../support/jobs.js";
 import { startOperator } from "../support/operator.js";
 import { waitFor } from "../support/wait.js";
 
@@ -16,7 +16,6 @@ const env = inject("cluster");
 const kc = kubeConfig(env);
 const core = kc.makeApiClient(CoreV1Api);
 const custom = kc.makeApiClient(CustomObjectsApi);
-const GROUP = { group: "gantry.dev", version: "v1alpha1", plural: "llmtrainingjobs" };
 let ns: TestNamespace;
 let operator: Controller | undefined;
 
@@ -30,21 +29,16 @@ afterAll(async () => {
   await ns?.delete();
 });
 
-async function createJob(name: string, spec: Record<string, unknown> = {}) {
-  await custom.createNamespacedCustomObject({
-    ...GROUP,
-    namespace: ns.name,
-    body: {
-      apiVersion: "gantry.dev/v1alpha1",
-      kind: "LLMTrainingJob",
-      metadata: { name },
-      spec: { data: { source: "file:///data" }, training: { steps: 10, globalBatchSize: 16, microBatchSize: 4 }, workers: 4, resources: { gpusPerWorker: 0, cpu: "100m", memory: "64Mi" }, ...spec },
-    },
-  });
-}
-const readJob = async (name: string) => (await custom.getNamespacedCustomObject({ ...GROUP, namespace: ns.name, name })) as { status?: JobStatus };
-const podNames = async (name: string) => (await core.listNamespacedPod({ namespace: ns.name, labelSelector: `gantry.dev/job=${name}` })).items.map((p) => p.metadata?.name ?? "").sort();
-const waitRunning = (name: string, timeoutMs = 60_000) => waitFor(`job ${name} to run`, () => readJob(name), (j) => j.status?.phase === "Running", { timeoutMs });
+const jobs = () => new TestJobs(kc, ns.name, {
+  data: { source: "file:///data" },
+  training: { steps: 10, globalBatchSize: 16, microBatchSize: 4 },
+  workers: 4,
+  resources: { gpusPerWorker: 0, cpu: "100m", memory: "64Mi" },
+});
+const createJob = (name: string, spec: Record<string, unknown> = {}) => jobs().create(name, spec);
+const readJob = (name: string) => jobs().read(name);
+const podNames = async (name: string) => (await jobs().pods(name)).map((p) => p.metadata?.name ?? "").sort();
+const waitRunning = (name: string, timeoutMs = 60_000) => jobs().waitPhase(name, "Running", undefined, timeoutMs);
 
 describe("operator restarts", () => {
   it("a new operator process takes over a half-created job without duplicating pods", async () => {
@@ -62,10 +56,10 @@ describe("operator restarts", () => {
     await waitFor("only attempt 1's pods", () => podNames("resume"), (n) => n.join() === "resume-1-0,resume-1-1,resume-1-2,resume-1-3");
     // And a third process, started on a steady job, changes nothing.
     await operator.stop();
-    const rv = (await custom.getNamespacedCustomObject({ ...GROUP, namespace: ns.name, name: "resume" })) as { metadata: { resourceVersion: string } };
+    const rv = (await custom.getNamespacedCustomObject({ ...JOB_API, namespace: ns.name, name: "resume" })) as { metadata: { resourceVersion: string } };
     operator = await startOperator(kc, env, ns.name);
     await new Promise((r) => setTimeout(r, 2000));
-    const still = (await custom.getNamespacedCustomObject({ ...GROUP, namespace: ns.name, name: "resume" })) as { metadata: { resourceVersion: string } };
+    const still = (await custom.getNamespacedCustomObject({ ...JOB_API, namespace: ns.name, name: "resume" })) as { metadata: { resourceVersion: string } };
     expect(still.metadata.resourceVersion).toBe(rv.metadata.resourceVersion);
     expect(await podNames("resume")).toEqual(["resume-1-0", "resume-1-1", "resume-1-2", "resume-1-3"]);
   });
@@ -110,7 +104,7 @@ describe("deadlines and elastic scaling", () => {
     await waitRunning("elastic");
     const scaled = kubectl(env, ["scale", "llmjob/elastic", "-n", ns.name, "--replicas", "3"]);
     expect(scaled.stdout).toContain("scaled");
-    const job = (await custom.getNamespacedCustomObject({ ...GROUP, namespace: ns.name, name: "elastic" })) as { spec: { workers: number } };
+    const job = (await custom.getNamespacedCustomObject({ ...JOB_API, namespace: ns.name, name: "elastic" })) as { spec: { workers: number } };
     expect(job.spec.workers).toBe(3);
     // Still two workers until the next attempt.
     expect(await podNames("elastic")).toEqual(["elastic-0-0", "elastic-0-1"]);

@@ -2,9 +2,10 @@
 // failure, succeed, suspend and resume. KWOK runs the pods; tests end them with gantry.dev/simulate-exit-code.
 import { CoreV1Api, CustomObjectsApi, type V1Pod } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { progressKey, type JobStatus } from "@gantry/crds";
+import { progressKey } from "@gantry/crds";
 import type { Controller } from "../../operator/src/controller/controller.js";
 import { ensureCrd, freshNamespace, kubeConfig, kubectl, type TestNamespace } from "../support/kube.js";
+import { JOB_API, TestJobs } from "../support/jobs.js";
 import { startOperator } from "../support/operator.js";
 import { redisClient } from "../support/services.js";
 import { waitFor } from "../support/wait.js";
@@ -28,35 +29,13 @@ afterAll(async () => {
   await ns?.delete();
 });
 
-async function createJob(name: string, spec: Record<string, unknown> = {}) {
-  await custom.createNamespacedCustomObject({
-    group: "gantry.dev",
-    version: "v1alpha1",
-    namespace: ns.name,
-    plural: "llmtrainingjobs",
-    body: {
-      apiVersion: "gantry.dev/v1alpha1",
-      kind: "LLMTrainingJob",
-      metadata: { name },
-      spec: { data: { source: "file:///data" }, training: { steps: 10, globalBatchSize: 16, microBatchSize: 4 }, workers: 4, resources: { gpusPerWorker: 1, cpu: "1", memory: "1Gi" }, ...spec },
-    },
-  });
-}
-
-const readJob = async (name: string) =>
-  (await custom.getNamespacedCustomObject({ group: "gantry.dev", version: "v1alpha1", namespace: ns.name, plural: "llmtrainingjobs", name })) as { metadata: { uid: string }; status?: JobStatus };
-
-const podsOf = async (name: string) => (await core.listNamespacedPod({ namespace: ns.name, labelSelector: `gantry.dev/job=${name}` })).items;
-
+const jobs = () => new TestJobs(kc, ns.name);
+const createJob = (name: string, spec: Record<string, unknown> = {}) => jobs().create(name, spec);
+const readJob = (name: string) => jobs().read(name);
+const podsOf = (name: string) => jobs().pods(name);
 const live = (pods: V1Pod[]) => pods.filter((p) => !p.metadata?.deletionTimestamp);
-
-async function annotate(pod: string, code: number) {
-  await core.patchNamespacedPod({ name: pod, namespace: ns.name, body: [{ op: "add", path: "/metadata/annotations/gantry.dev~1simulate-exit-code", value: String(code) }] });
-}
-
-async function waitPhase(name: string, phase: string, timeoutMs = 60_000) {
-  return waitFor(`job ${name} to be ${phase}`, () => readJob(name), (j) => j.status?.phase === phase, { timeoutMs });
-}
+const annotate = (pod: string, code: number) => jobs().exit(pod, code);
+const waitPhase = (name: string, phase: string) => jobs().waitPhase(name, phase);
 
 describe("the operator", () => {
   it("creates the Service, PDB and every worker, then reports Running in kubectl get", async () => {
@@ -122,14 +101,10 @@ describe("the operator", () => {
   it("suspends (pods deleted) and resumes as a new attempt", async () => {
     await createJob("pause");
     await waitPhase("pause", "Running");
-    await custom.patchNamespacedCustomObject(
-      { group: "gantry.dev", version: "v1alpha1", namespace: ns.name, plural: "llmtrainingjobs", name: "pause", body: [{ op: "replace", path: "/spec/suspend", value: true }] },
-    );
+    await custom.patchNamespacedCustomObject({ ...JOB_API, namespace: ns.name, name: "pause", body: [{ op: "replace", path: "/spec/suspend", value: true }] });
     await waitPhase("pause", "Suspended");
     await waitFor("pause's pods to go", async () => live(await podsOf("pause")), (p) => p.length === 0);
-    await custom.patchNamespacedCustomObject(
-      { group: "gantry.dev", version: "v1alpha1", namespace: ns.name, plural: "llmtrainingjobs", name: "pause", body: [{ op: "replace", path: "/spec/suspend", value: false }] },
-    );
+    await custom.patchNamespacedCustomObject({ ...JOB_API, namespace: ns.name, name: "pause", body: [{ op: "replace", path: "/spec/suspend", value: false }] });
     const resumed = await waitPhase("pause", "Running");
     expect(resumed.status?.attempt).toBe(1);
     expect(resumed.status?.restarts).toEqual({ preemption: 0, failure: 0 });
