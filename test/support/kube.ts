@@ -4,6 +4,7 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import type { ClusterEnv } from "./cluster-env.js";
+import { waitFor } from "./wait.js";
 
 export function kubeConfig(env: ClusterEnv): KubeConfig {
   const kc = new KubeConfig();
@@ -49,7 +50,6 @@ export async function freshNamespace(kc: KubeConfig, prefix: string): Promise<Te
 
 /** Installs (or updates) the LLMTrainingJob CRD and waits until it is served. */
 export async function ensureCrd(env: ClusterEnv): Promise<void> {
-  const { waitFor } = await import("./wait.js");
   const file = join(import.meta.dirname, "..", "..", "crds", "llmtrainingjob.yaml");
   const r = kubectl(env, ["apply", "--server-side", "--force-conflicts", "-f", file]);
   if (r.code !== 0) throw new Error(`installing the CRD failed: ${r.stderr}`);

@@ -1,6 +1,7 @@
 // Evaluates the CRD's x-kubernetes-validations as the API server does: structural defaults first, then each rule
 // with `self` bound to its node (integers as CEL int, numbers as double, objects as maps), `oldSelf` on update.
-// A stand-in for the real kube-apiserver until the local control plane runs these cases against it.
+// A stand-in for the real kube-apiserver, so the unit tests check the rules without a cluster; the integration
+// tests run the same cases against the real one.
 import { run } from "@bufbuild/cel";
 import { strings } from "@bufbuild/cel/ext";
 import type { JSONSchemaProps } from "../../src/crd/structural.js";

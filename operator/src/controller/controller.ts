@@ -11,7 +11,7 @@ import {
   type V1PodDisruptionBudget,
   type V1Service,
 } from "@kubernetes/client-node";
-import { API_VERSION, GROUP, KIND, PLURAL, VERSION, type LLMTrainingJob } from "@gantry/crds";
+import { API_VERSION, GROUP, KIND, PLURAL, VERSION, type JobStatus, type LLMTrainingJob } from "@gantry/crds";
 import { gangPdb, headlessService, workerPod, type ChildDefaults, type JobRef } from "../core/children.js";
 import { LABELS, MANAGER, pdbName, podName, serviceName } from "../core/names.js";
 import type { Observed, ObservedNode, ObservedPod } from "../core/observed.js";
@@ -19,6 +19,7 @@ import { DEFAULT_PLAN_CONFIG, plan, type Action, type PlanConfig, type StoredJob
 import type { OperatorConfig } from "../config.js";
 import type { Logger } from "../log.js";
 import type { OperatorMetrics } from "../metrics.js";
+import { statusCode } from "./api-error.js";
 import { watch, type Watched } from "./informer.js";
 import { observeNode, observePod } from "./observe.js";
 import { ProgressReader } from "./progress-reader.js";
@@ -28,11 +29,6 @@ type JobObject = KubernetesObject & StoredJob;
 
 /** How long to wait for the cache to show pods we created before planning without them. */
 const EXPECTATION_TTL_MS = 30_000;
-
-function statusCode(err: unknown): number | undefined {
-  if (typeof err === "object" && err !== null && "code" in err && typeof (err as { code: unknown }).code === "number") return (err as { code: number }).code;
-  return undefined;
-}
 
 function rv(obj: KubernetesObject | undefined): bigint {
   try {
@@ -264,7 +260,10 @@ export class Controller {
     const result = plan(job, observed, new Date(), this.options.plan ?? DEFAULT_PLAN_CONFIG);
     const ref: JobRef = { name: job.metadata.name, namespace: ns, uid };
     await this.execute(job, ref, result.actions, result.job);
-    if (canonical(result.status) !== canonical(job.status ?? {})) await this.writeStatus(key, job, result.status);
+    if (canonical(result.status) !== canonical(job.status ?? {})) {
+      await this.writeStatus(key, job, result.status);
+      this.countRestarts(job.status, result.status);
+    }
     // A running job is looked at again to mirror its progress, even when nothing else changes.
     const next = active && this.progress ? Math.min(result.requeueAfterMs ?? Infinity, this.progressIntervalMs) : result.requeueAfterMs;
     return next === undefined ? undefined : { requeueAfterMs: next };
@@ -315,7 +314,6 @@ export class Controller {
           break;
         case "event":
           creates.push(this.event(job, a).catch((err: unknown) => this.options.log.warn("event not recorded", { job: `${ns}/${ref.name}`, error: String(err) })));
-          if (a.kind === "Warning" && /^(Preemption|Eviction|Deletion|PodDeleted|Node)/.test(a.reason)) this.options.metrics.restarts.inc({ cause: "preemption" });
           break;
       }
     }
@@ -348,14 +346,22 @@ export class Controller {
   }
 
   /** Replaces the status with optimistic concurrency; a 409 throws, and the retry plans again on fresh data. */
-  private async writeStatus(key: string, job: JobObject, status: unknown): Promise<void> {
+  private async writeStatus(key: string, job: JobObject, status: JobStatus): Promise<void> {
     const body = { ...job, apiVersion: API_VERSION, kind: KIND, status };
     const updated = (await this.call("update", `${PLURAL}/status`, () =>
       this.custom.replaceNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, namespace: job.metadata.namespace, plural: PLURAL, name: job.metadata.name, body }),
     )) as JobObject | undefined;
     if (updated) this.written.set(key, updated);
-    const phase = (status as { phase?: string }).phase;
-    this.options.log.info("status", { job: job.metadata.name, namespace: job.metadata.namespace, attempt: (status as { attempt?: number }).attempt, phase });
+    this.options.log.info("status", { job: job.metadata.name, namespace: job.metadata.namespace, attempt: status.attempt, phase: status.phase });
+  }
+
+  /** Restarts by cause, from the counters plan() keeps in status, so the metric cannot disagree with them. */
+  private countRestarts(before: unknown, after: JobStatus): void {
+    const old = (before as JobStatus | undefined)?.restarts ?? { preemption: 0, failure: 0 };
+    const now = after.restarts ?? { preemption: 0, failure: 0 };
+    for (const cause of ["preemption", "failure"] as const) {
+      if (now[cause] > old[cause]) this.options.metrics.restarts.inc({ cause }, now[cause] - old[cause]);
+    }
   }
 
   /** Counts of jobs by phase, for the metric. */

@@ -2,6 +2,7 @@
 // holder stops renewing. Optimistic concurrency on the Lease's resourceVersion decides races.
 import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from "@kubernetes/client-node";
 import type { Logger } from "../log.js";
+import { statusCode } from "./api-error.js";
 
 export interface LeaderOptions {
   kc: KubeConfig;
@@ -11,10 +12,6 @@ export interface LeaderOptions {
   leaseSeconds: number;
   renewSeconds: number;
   log: Logger;
-}
-
-function code(err: unknown): number | undefined {
-  return typeof err === "object" && err !== null && "code" in err ? Number((err as { code: unknown }).code) : undefined;
 }
 
 /** Whether `identity` may take or keep the lease at `now`. Pure, for tests. */
@@ -45,7 +42,7 @@ export class LeaderElector {
     try {
       lease = await this.api.readNamespacedLease({ name, namespace });
     } catch (err) {
-      if (code(err) !== 404) throw err;
+      if (statusCode(err) !== 404) throw err;
     }
     if (!mayHold(lease, identity, now)) return false;
     // Lease times are MicroTime: a plain Date serialises with milliseconds, which the API server rejects.
@@ -62,7 +59,7 @@ export class LeaderElector {
       else await this.api.replaceNamespacedLease({ name, namespace, body: { ...lease, spec } });
       return true;
     } catch (err) {
-      if (code(err) === 409) return false;
+      if (statusCode(err) === 409) return false;
       throw err;
     }
   }
