@@ -11,6 +11,7 @@ export default defineConfig({
       "@gantry/crds": fileURLToPath(new URL("./crds/src/index.ts", import.meta.url)),
       "@gantry/dataloader": fileURLToPath(new URL("./dataloader/src/index.ts", import.meta.url)),
       "@gantry/operator": fileURLToPath(new URL("./operator/src/index.ts", import.meta.url)),
+      "@gantry/trainer": fileURLToPath(new URL("./trainer/src/index.ts", import.meta.url)),
     },
   },
   test: {

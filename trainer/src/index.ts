@@ -1,0 +1,3 @@
+// Public entry of @gantry/trainer.
+export * from "./checkpoint/named-array.js";
+export * from "./dist/collective.js";
