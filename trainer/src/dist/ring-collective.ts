@@ -1,0 +1,213 @@
+// The collectives over a TCP ring: each rank sends only to rank + 1 and receives only from rank − 1.
+// All-reduce is reduce-scatter then all-gather per bucket, so every rank ends with the same bytes in a fixed order.
+// Any link failure fails the whole collective and closes both links, so the failure travels round the ring at once
+// instead of waiting for each rank's timeout.
+import type { Collective } from "./collective.js";
+import { CollectiveMismatchError, PeerLostError } from "./errors.js";
+import type { Frame } from "./frame-codec.js";
+import type { FramedSocket } from "./framed-socket.js";
+import { allGatherStep, chunkBounds, gatherBlockStep, nextRank, planBuckets, reduceScatterStep, type Bucket } from "./ring-schedule.js";
+
+export const DEFAULT_BUCKET_BYTES = 4 * 1024 * 1024;
+
+const KIND = { allReduceSum: 1, allGather: 2, broadcast: 3, barrier: 4 } as const;
+type Kind = keyof typeof KIND;
+
+/** The tag of every frame of one collective call: its kind and its sequence number (the same on every rank). */
+const tagOf = (kind: Kind, seq: number) => ((KIND[kind] << 24) | (seq & 0xffffff)) >>> 0;
+const describeTag = (tag: number) => `${Object.entries(KIND).find(([, v]) => v === tag >>> 24)?.[0] ?? `kind ${tag >>> 24}`} #${tag & 0xffffff}`;
+
+export interface RingLinks {
+  /** To rank + 1: only sent on. */
+  next: FramedSocket;
+  /** From rank − 1: only received from. */
+  prev: FramedSocket;
+}
+
+export interface RingOptions {
+  /** Bucket size for all-reduce and broadcast segments (default 4 MiB). */
+  bucketBytes?: number;
+  /** Called after close(), to release what the connector opened (the listening server). */
+  onClose?: () => Promise<void>;
+}
+
+export class RingCollective implements Collective {
+  private readonly bucketElements: number;
+  private scratch: Float32Array = new Float32Array(0);
+  private chain: Promise<unknown> = Promise.resolve();
+  private seq = 0;
+  private failure: Error | undefined;
+  private closed = false;
+
+  constructor(
+    readonly rank: number,
+    readonly worldSize: number,
+    private readonly links: RingLinks,
+    private readonly options: RingOptions = {},
+  ) {
+    if (worldSize < 2) throw new RangeError("a ring needs at least two ranks; use SoloCollective for one");
+    this.bucketElements = Math.max(1, Math.floor((options.bucketBytes ?? DEFAULT_BUCKET_BYTES) / 4));
+    const lost = (err: Error) => this.fail(err);
+    links.next.onLost(lost);
+    links.prev.onLost(lost);
+  }
+
+  /** The error every call rejects with once a link failed; undefined while healthy. */
+  get error(): Error | undefined {
+    return this.failure;
+  }
+
+  allReduceSum(parts: Float32Array[]): Promise<void> {
+    return this.run("allReduceSum", async (tag) => {
+      const buckets = planBuckets(
+        parts.map((p) => p.length),
+        this.bucketElements,
+      );
+      for (const bucket of buckets) await this.reduceBucket(tag, parts, bucket);
+    });
+  }
+
+  allGather(data: Float32Array): Promise<Float32Array[]> {
+    return this.run("allGather", (tag) => this.gather(tag, data));
+  }
+
+  broadcast(data: Float32Array, root: number): Promise<void> {
+    if (!Number.isInteger(root) || root < 0 || root >= this.worldSize) return Promise.reject(new RangeError(`broadcast root ${root} is not a rank of ${this.worldSize}`));
+    return this.run("broadcast", async (tag) => {
+      const n = this.worldSize;
+      const forward = nextRank(this.rank, n) !== root;
+      const segments = Math.max(1, Math.ceil(data.length / this.bucketElements));
+      const sends: Promise<void>[] = [];
+      for (let s = 0; s < segments; s++) {
+        const view = data.subarray(s * this.bucketElements, Math.min(data.length, (s + 1) * this.bucketElements));
+        if (this.rank === root) {
+          sends.push(this.links.next.send(tag, bytesOf(view)));
+        } else {
+          const body = this.expect(await this.links.prev.recv(), tag, view.length);
+          view.set(floatsOf(body));
+          if (forward) sends.push(this.links.next.send(tag, body));
+        }
+      }
+      await Promise.all(sends);
+    });
+  }
+
+  barrier(): Promise<void> {
+    // An all-gather of nothing: no rank can finish it before every rank has sent its (empty) block.
+    return this.run("barrier", async (tag) => {
+      await this.gather(tag, new Float32Array(0));
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.chain;
+    this.failure ??= new PeerLostError(this.rank, undefined, "the collective was closed");
+    await Promise.all([this.links.next.close(), this.links.prev.close()]);
+    await this.options.onClose?.();
+  }
+
+  /** Drops both links at once, as a crashed process would: pending and later calls here and on every other rank reject. */
+  abort(reason = "aborted by this rank"): void {
+    this.fail(new PeerLostError(this.rank, undefined, reason));
+  }
+
+  /** Runs collectives one at a time in call order: the order, not the timing, must match across ranks. */
+  private run<T>(kind: Kind, body: (tag: number) => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(this.failure ?? new PeerLostError(this.rank, undefined, "the collective was closed"));
+    const tag = tagOf(kind, this.seq++);
+    const result = this.chain.then(() => {
+      if (this.failure !== undefined) throw this.failure;
+      return body(tag);
+    });
+    this.chain = result.catch((err: unknown) => {
+      // A mismatch found here is fatal for the ring too: the others must not wait on a rank that gave up.
+      if (err instanceof CollectiveMismatchError) this.fail(err);
+    });
+    return result;
+  }
+
+  private fail(err: Error): void {
+    if (this.failure !== undefined) return;
+    this.failure = err;
+    this.links.next.fail(err);
+    this.links.prev.fail(err);
+  }
+
+  private async reduceBucket(tag: number, parts: Float32Array[], bucket: Bucket): Promise<void> {
+    const only = bucket.segments.length === 1 ? bucket.segments[0] : undefined;
+    // A bucket inside one part is reduced in place; one spanning parts is packed into a reused scratch buffer.
+    let buffer: Float32Array;
+    if (only !== undefined) buffer = (parts[only.part] as Float32Array).subarray(only.start, only.end);
+    else {
+      if (this.scratch.length < bucket.length) this.scratch = new Float32Array(this.bucketElements);
+      buffer = this.scratch.subarray(0, bucket.length);
+      let at = 0;
+      for (const s of bucket.segments) {
+        buffer.set((parts[s.part] as Float32Array).subarray(s.start, s.end), at);
+        at += s.end - s.start;
+      }
+    }
+    await this.ringAllReduce(tag, buffer);
+    if (only === undefined) {
+      let at = 0;
+      for (const s of bucket.segments) {
+        (parts[s.part] as Float32Array).set(buffer.subarray(at, at + s.end - s.start), s.start);
+        at += s.end - s.start;
+      }
+    }
+  }
+
+  private async ringAllReduce(tag: number, buffer: Float32Array): Promise<void> {
+    const n = this.worldSize;
+    const chunk = (c: number) => {
+      const [start, end] = chunkBounds(buffer.length, n, c);
+      return buffer.subarray(start, end);
+    };
+    for (let step = 0; step < n - 1; step++) {
+      const { send, recv } = reduceScatterStep(this.rank, n, step);
+      const target = chunk(recv);
+      // The chunk being sent is never the one being added into, so the write can proceed while we receive.
+      const [, frame] = await Promise.all([this.links.next.send(tag, bytesOf(chunk(send))), this.links.prev.recv()]);
+      addInto(target, floatsOf(this.expect(frame, tag, target.length)));
+    }
+    for (let step = 0; step < n - 1; step++) {
+      const { send, recv } = allGatherStep(this.rank, n, step);
+      const target = chunk(recv);
+      const [, frame] = await Promise.all([this.links.next.send(tag, bytesOf(chunk(send))), this.links.prev.recv()]);
+      target.set(floatsOf(this.expect(frame, tag, target.length)));
+    }
+  }
+
+  private async gather(tag: number, data: Float32Array): Promise<Float32Array[]> {
+    const n = this.worldSize;
+    const blocks: (Float32Array | undefined)[] = new Array<Float32Array | undefined>(n).fill(undefined);
+    blocks[this.rank] = data;
+    for (let step = 0; step < n - 1; step++) {
+      const { send, recv } = gatherBlockStep(this.rank, n, step);
+      const [, frame] = await Promise.all([this.links.next.send(tag, bytesOf(blocks[send] as Float32Array)), this.links.prev.recv()]);
+      blocks[recv] = floatsOf(this.expect(frame, tag, undefined));
+    }
+    return blocks as Float32Array[];
+  }
+
+  /** The frame's body, checked to belong to this call and to have the expected number of floats. */
+  private expect(frame: Frame, tag: number, floats: number | undefined): Uint8Array {
+    if (frame.tag !== tag) throw new CollectiveMismatchError(this.rank, `expected a frame of ${describeTag(tag)}, rank ${this.links.prev.peer} sent ${describeTag(frame.tag)}`);
+    if (frame.body.length % 4 !== 0 || (floats !== undefined && frame.body.length !== floats * 4)) {
+      throw new CollectiveMismatchError(this.rank, `${describeTag(tag)}: expected ${floats ?? "whole"} floats, rank ${this.links.prev.peer} sent ${frame.body.length} bytes`);
+    }
+    return frame.body;
+  }
+}
+
+const bytesOf = (a: Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+/** Frame bodies start at offset 0 of their own buffer (FrameDecoder), so they can be viewed without a copy. */
+const floatsOf = (b: Uint8Array) => new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
+
+/** dst += src, element-wise. A float32 sum computed in double and rounded on store is the exact float32 sum. */
+function addInto(dst: Float32Array, src: Float32Array): void {
+  const n = dst.length;
+  for (let i = 0; i < n; i++) dst[i] = (dst[i] as number) + (src[i] as number);
+}
