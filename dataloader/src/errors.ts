@@ -129,3 +129,40 @@ export class ResumeStateConflictError extends Error {
     this.name = "ResumeStateConflictError";
   }
 }
+
+/** A raw-text resume asked for something its per-rank cursors cannot give exactly, such as another world size. */
+export class StreamRepartitionError extends Error {
+  constructor(
+    readonly jobUid: string,
+    readonly stateWorldSize: number,
+    readonly worldSize: number,
+  ) {
+    super(
+      `job ${jobUid}: raw-text streams resume only on the world size that wrote the state (${stateWorldSize}), not ${worldSize}: each rank reads its own files from its own byte cursor. Resume on ${stateWorldSize} ranks, or convert the corpus with gantry-data prepare (token shards re-partition exactly)`,
+    );
+    this.name = "StreamRepartitionError";
+  }
+}
+
+/** A streaming loader was asked for a step other than the next one (or the last one, again). */
+export class StreamOrderError extends Error {
+  constructor(
+    readonly asked: number,
+    readonly next: number,
+  ) {
+    super(`raw-text streams are read in order: asked for step ${asked}, the next step is ${next}`);
+    this.name = "StreamOrderError";
+  }
+}
+
+/** A raw-text record cannot be used: not JSON, no text field, or longer than the limit. */
+export class InvalidTextRecordError extends Error {
+  constructor(
+    readonly object: string,
+    readonly byteOffset: number,
+    readonly reason: string,
+  ) {
+    super(`${object} at byte ${byteOffset}: ${reason}`);
+    this.name = "InvalidTextRecordError";
+  }
+}

@@ -10,10 +10,18 @@ const Count = z.int().min(0).max(Number.MAX_SAFE_INTEGER);
 export const RankCursor = z.strictObject({
   rank: Count,
   stream: z.string().min(1),
+  /** The file being read (its key under the stream's root). */
   shard: z.string().min(1),
+  /** Next byte to read: just past the last document the packer took (uncompressed offset for .gz). */
   byteOffset: Count,
   /** Tokens the packer held back for the next sample, not yet emitted. */
   carry: z.array(z.int()),
+  /** Positions in `carry` where a document starts (for attention masks after a resume). */
+  carryDocumentStarts: z.array(Count),
+  /** This rank's epoch over the stream's files (ranks finish their files at different times). */
+  epoch: Count,
+  /** Samples this rank has drawn from this stream: the mix schedule's count. */
+  samples: Count,
 });
 
 export const ResumeState = z.strictObject({
@@ -34,7 +42,7 @@ export const ResumeState = z.strictObject({
   globalBatch: z.int().min(1),
   worldSize: z.int().min(1),
   contextLength: z.int().min(1),
-  /** Raw-text streams only; empty for token shards, whose positions follow from consumedSamples. */
+  /** Raw-text streams only, one per (rank, stream); empty for token shards, whose positions follow from consumedSamples. */
   cursors: z.array(RankCursor),
 });
 
@@ -57,7 +65,8 @@ export interface StateInput {
 /** The state a checkpoint taken after `step` steps resumes from. */
 export function stateAt(step: number, input: StateInput): ResumeState {
   const consumedSamples = consumedBefore(step, input.globalBatch, input.anchor);
-  const epoch = Math.floor(consumedSamples / input.samplesPerEpoch);
+  // samplesPerEpoch 0: a raw-text stream, whose epoch length is unknown; its epochs are per rank, in the cursors.
+  const epoch = input.samplesPerEpoch === 0 ? 0 : Math.floor(consumedSamples / input.samplesPerEpoch);
   return {
     version: 1,
     jobUid: input.jobUid,

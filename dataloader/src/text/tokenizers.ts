@@ -1,9 +1,7 @@
 // The tokenizers a job can name (data.tokenizer): gpt2 = r50k_base via gpt-tokenizer, cl100k_base via js-tiktoken, and raw UTF-8 bytes.
 import { TOKENIZER_VOCAB, type TokenizerName } from "@gantry/crds";
-import { encode as encodeR50k } from "gpt-tokenizer/encoding/r50k_base";
-import { Tiktoken } from "js-tiktoken/lite";
-import cl100kRanks from "js-tiktoken/ranks/cl100k_base";
 import { tokenDtypeFor, type TokenDtype } from "../megatron/dtype.js";
+import { encodeText } from "./encoders.js";
 
 export interface Tokenizer {
   name: TokenizerName;
@@ -15,30 +13,9 @@ export interface Tokenizer {
   encode(text: string): number[];
 }
 
-const NO_SPECIALS = new Set<string>();
-let cl100k: Tiktoken | undefined;
+const EOS: Record<TokenizerName, number> = { gpt2: 50256, cl100k_base: 100257, bytes: 0 };
 
 export function tokenizerFor(name: TokenizerName): Tokenizer {
   const vocabSize = TOKENIZER_VOCAB[name];
-  const dtype = tokenDtypeFor(vocabSize);
-  switch (name) {
-    case "gpt2":
-      return { name, vocabSize, dtype, eosToken: 50256, encode: (text) => encodeR50k(text, { disallowedSpecial: NO_SPECIALS }) };
-    case "cl100k_base":
-      return {
-        name,
-        vocabSize,
-        dtype,
-        eosToken: 100257,
-        encode: (text) => {
-          // The rank table is large: build the encoder on first use only.
-          cl100k ??= new Tiktoken(cl100kRanks);
-          return cl100k.encode(text, [], []);
-        },
-      };
-    case "bytes": {
-      const utf8 = new TextEncoder();
-      return { name, vocabSize, dtype: "uint8", eosToken: 0, encode: (text) => Array.from(utf8.encode(text)) };
-    }
-  }
+  return { name, vocabSize, dtype: name === "bytes" ? "uint8" : tokenDtypeFor(vocabSize), eosToken: EOS[name], encode: (text) => encodeText(name, text) };
 }
