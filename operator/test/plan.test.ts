@@ -1,5 +1,6 @@
 // plan() without a cluster: the lifecycle, failure classification, gang decisions, elastic sizing and status.
 import { describe, expect, it } from "vitest";
+import { EXIT } from "@gantry/crds";
 import { failureDelayMs, gangRetryDelayMs } from "../src/core/backoff.js";
 import type { Observed, ObservedNode, ObservedPod } from "../src/core/observed.js";
 import { plan, type Action, type Plan, type StoredJob } from "../src/core/plan.js";
@@ -182,6 +183,13 @@ describe("worker failures follow the exit-code contract", () => {
     expect(condition(p, "Failed")).toMatchObject({ reason: "InvalidData", message: "job-0-1 exited 3: shard-00017.idx: truncated index" });
     expect(p.status.restarts).toEqual({ preemption: 0, failure: 0 });
     expect(ofType(p, "deletePod")).toHaveLength(4);
+  });
+
+  it("a trainer that checkpointed on SIGTERM (the preempted code) restarts at once as a preemption", () => {
+    const p = plan(storedJob({}, running()), failing(EXIT.preempted, "Error"), at(100));
+    expect(p.status.restarts).toEqual({ preemption: 1, failure: 0 });
+    expect(condition(p, "Restarting")?.reason).toBe("WorkerPreempted");
+    expect(p.status.nextAttemptTime).toBeUndefined();
   });
 
   it("exceeding backoffLimit fails the job", () => {

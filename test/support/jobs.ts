@@ -53,13 +53,17 @@ export class TestJobs {
     return (await this.pods(name)).filter((p) => !p.metadata?.deletionTimestamp);
   }
 
-  /** Ends a pod's containers with this exit code (KWOK's gantry.dev/simulate-exit-code stage). */
-  async exit(pod: string, code: number): Promise<void> {
-    await this.core.patchNamespacedPod({
-      name: pod,
-      namespace: this.namespace,
-      body: [{ op: "add", path: "/metadata/annotations/gantry.dev~1simulate-exit-code", value: String(code) }],
-    });
+  /** Ends a pod's containers with this exit code and, optionally, the kubelet's reason (KWOK's gantry-pod-exit stage). */
+  async exit(pod: string, code: number, reason?: string): Promise<void> {
+    const ops = [{ op: "add", path: "/metadata/annotations/gantry.dev~1simulate-exit-code", value: String(code) }];
+    if (reason !== undefined) ops.unshift({ op: "add", path: "/metadata/annotations/gantry.dev~1simulate-exit-reason", value: reason });
+    await this.core.patchNamespacedPod({ name: pod, namespace: this.namespace, body: ops });
+  }
+
+  /** Events recorded on a job, oldest first. */
+  async events(name: string): Promise<{ reason: string; message: string; type: string }[]> {
+    const list = await this.core.listNamespacedEvent({ namespace: this.namespace, fieldSelector: `involvedObject.name=${name},involvedObject.kind=LLMTrainingJob` });
+    return list.items.map((e) => ({ reason: e.reason ?? "", message: e.message ?? "", type: e.type ?? "" }));
   }
 
   waitPhase(name: string, phase: string, attempt?: number, timeoutMs = 60_000): Promise<StoredTestJob> {

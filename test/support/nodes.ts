@@ -77,6 +77,14 @@ export class Nodes {
     return evicted;
   }
 
+  /** What a dead kubelet looks like: KWOK stops managing the node's readiness and Ready turns False. */
+  async markNotReady(name: string): Promise<void> {
+    await this.core.patchNode({ name, body: { metadata: { annotations: { "gantry.dev/simulate-not-ready": "true" } } } }, mergePatch);
+    const now = new Date();
+    const ready = { type: "Ready", status: "False", reason: "KubeletStopped", message: "simulated: kubelet stopped posting status", lastHeartbeatTime: now, lastTransitionTime: now };
+    await this.core.patchNodeStatus({ name, body: { status: { conditions: [ready] } } }, setHeaderOptions("Content-Type", PatchStrategy.StrategicMergePatch));
+  }
+
   async list(pool?: Pool): Promise<V1Node[]> {
     const labelSelector = pool ? `type=kwok,gantry.dev/pool=${pool}` : "type=kwok";
     return (await this.core.listNode({ labelSelector })).items;

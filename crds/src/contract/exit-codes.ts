@@ -10,9 +10,11 @@ export const EXIT = {
   badData: 3,
   /** A transient failure the trainer recognised (lost peer, storage timeout): retry from the checkpoint. */
   retryable: 75,
+  /** SIGTERM reached the trainer; every rank agreed a stop step, checkpointed it and exited. Resumable, not a failure. */
+  preempted: 76,
 } as const;
 
-export type ExitClass = "success" | "permanent" | "retryable";
+export type ExitClass = "success" | "permanent" | "retryable" | "preempted";
 
 export interface ExitVerdict {
   kind: ExitClass;
@@ -27,6 +29,7 @@ export function classifyExit(code: number, reason?: string): ExitVerdict {
   if (code === EXIT.success) return { kind: "success", reason: "Completed" };
   const permanent = PERMANENT[code];
   if (permanent !== undefined) return { kind: "permanent", reason: permanent };
+  if (code === EXIT.preempted) return { kind: "preempted", reason: "Preempted" };
   if (reason === "OOMKilled") return { kind: "retryable", reason: "OOMKilled" };
   if (code >= 128) return { kind: "retryable", reason: `KilledBySignal${code - 128}` };
   return { kind: "retryable", reason: "WorkerFailed" };

@@ -323,6 +323,12 @@ export function plan(raw: StoredJob, observed: Observed, now: Date, config: Plan
     p.restart(job, current, disrupted);
     return done(job);
   }
+  // A trainer that checkpointed on SIGTERM we did not send (node shutdown, kubelet eviction) was preempted.
+  const preempted = verdicts.find((v) => v.verdict.kind === "preempted");
+  if (preempted) {
+    p.restart(job, current, { kind: "preemption", reason: "WorkerPreempted", message: `${preempted.pod.name} checkpointed and exited on SIGTERM` });
+    return done(job);
+  }
   const retryable = verdicts.find((v) => v.verdict.kind === "retryable");
   if (retryable) {
     const detail = retryable.pod.exit?.message ? `: ${retryable.pod.exit.message}` : "";
