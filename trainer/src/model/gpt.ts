@@ -1,0 +1,105 @@
+// A GPT decoder, read top to bottom like nanoGPT's model.py: embed, N pre-LayerNorm blocks (causal self-attention,
+// then an MLP), a final LayerNorm, an LM head. Every function is pure in (weights, inputs): no variables, no captured
+// tensors, no RNG state, so a block can be re-run for recomputation and differentiated on its own with tf.grads.
+import * as tf from "@tensorflow/tfjs-core";
+import { causalMask, rotaryTables } from "./attention-constants.js";
+import { dropoutSeed, type DropoutContext } from "./counter-seed.js";
+import type { BlockWeights, GptWeights } from "./gpt-weights.js";
+import { dropout, geluTanh, layerNorm, linear, silu } from "./layers.js";
+import { headDim, type ModelConfig } from "./model-config.js";
+
+export interface ForwardOptions {
+  /** Set when training with dropout > 0: which step, rank and micro-batch this pass is, for the dropout seeds. */
+  dropout?: DropoutContext;
+}
+
+const seedFor = (opts: ForwardOptions, layer: number, site: Parameters<typeof dropoutSeed>[2]): number | undefined =>
+  opts.dropout === undefined ? undefined : dropoutSeed(opts.dropout, layer, site);
+
+/** tokens [B, T] int32 → residual stream [B, T, d]: token embedding plus learned positions (rotary adds none here). */
+export function embed(config: ModelConfig, w: GptWeights, tokens: tf.Tensor2D, opts: ForwardOptions = {}): tf.Tensor3D {
+  const [batch, seqLen] = tokens.shape;
+  let x = tf.reshape(tf.gather(w.wte, tf.reshape(tokens, [-1])), [batch, seqLen, config.dModel]);
+  if (w.wpe !== undefined) x = tf.add(x, tf.slice(w.wpe, [0, 0], [seqLen, config.dModel]));
+  return dropout(x, config.dropout, seedFor(opts, -1, "embedding")) as tf.Tensor3D;
+}
+
+/** Rotate-half RoPE on x [B, heads, T, hd]. */
+function applyRotary(x: tf.Tensor, seqLen: number, hd: number): tf.Tensor {
+  const { cos, sin } = rotaryTables(seqLen, hd);
+  const half = hd / 2;
+  const [x1, x2] = tf.split(x, [half, half], -1) as [tf.Tensor, tf.Tensor];
+  const rotated = tf.concat([tf.neg(x2), x1], -1);
+  return tf.add(tf.mul(x, tf.tensor2d(cos, [seqLen, hd])), tf.mul(rotated, tf.tensor2d(sin, [seqLen, hd])));
+}
+
+/** [B, T, n·hd] → [B, n, T, hd]. */
+const splitHeads = (x: tf.Tensor, batch: number, seqLen: number, n: number, hd: number): tf.Tensor =>
+  tf.transpose(tf.reshape(x, [batch, seqLen, n, hd]), [0, 2, 1, 3]);
+
+/**
+ * Causal self-attention with kvHeads ≤ heads (MHA, GQA, MQA). Query head h reads KV head floor(h / G), G = heads /
+ * kvHeads: the G query heads of a group are stacked along the time axis, so one batched matmul serves them all and
+ * K and V are never repeated in memory.
+ */
+export function causalSelfAttention(config: ModelConfig, layer: number, b: BlockWeights, x: tf.Tensor3D, opts: ForwardOptions): tf.Tensor3D {
+  const [batch, seqLen] = x.shape;
+  const hd = headDim(config);
+  const groups = config.heads / config.kvHeads;
+  let q = splitHeads(linear(x, b.q, b.qb), batch, seqLen, config.heads, hd);
+  let k = splitHeads(linear(x, b.k, b.kb), batch, seqLen, config.kvHeads, hd);
+  const v = splitHeads(linear(x, b.v, b.vb), batch, seqLen, config.kvHeads, hd);
+  if (config.positionalEncoding === "rotary") {
+    q = applyRotary(q, seqLen, hd);
+    k = applyRotary(k, seqLen, hd);
+  }
+  const qGrouped = tf.reshape(q, [batch, config.kvHeads, groups * seqLen, hd]);
+  const scores = tf.add(tf.mul(tf.matMul(qGrouped, k, false, true), 1 / Math.sqrt(hd)), tf.tensor2d(causalMask(groups, seqLen), [groups * seqLen, seqLen]));
+  const probs = dropout(tf.softmax(scores, -1), config.dropout, seedFor(opts, layer, "attention"));
+  const heads = tf.reshape(tf.matMul(probs, v), [batch, config.heads, seqLen, hd]);
+  const merged = tf.reshape(tf.transpose(heads, [0, 2, 1, 3]), [batch, seqLen, config.heads * hd]);
+  return linear(merged, b.o, b.ob) as tf.Tensor3D;
+}
+
+/** GELU MLP, or SwiGLU: silu(x·gate) ⊙ (x·fc + fc_b), then the projection back to d. */
+export function mlp(config: ModelConfig, b: BlockWeights, x: tf.Tensor3D): tf.Tensor3D {
+  const up = linear(x, b.fc, b.fcb);
+  const act = config.activation === "swiglu" && b.gate !== undefined ? tf.mul(silu(linear(x, b.gate)), up) : geluTanh(up);
+  return linear(act, b.proj, b.projb) as tf.Tensor3D;
+}
+
+/** One pre-LayerNorm block: x + attn(ln_1(x)), then + mlp(ln_2(x)). */
+export function block(config: ModelConfig, layer: number, b: BlockWeights, x: tf.Tensor3D, opts: ForwardOptions = {}): tf.Tensor3D {
+  const a = causalSelfAttention(config, layer, b, layerNorm(x, b.ln1g, b.ln1b) as tf.Tensor3D, opts);
+  const h = tf.add(x, dropout(a, config.dropout, seedFor(opts, layer, "attentionResidual"))) as tf.Tensor3D;
+  const m = mlp(config, b, layerNorm(h, b.ln2g, b.ln2b) as tf.Tensor3D);
+  return tf.add(h, dropout(m, config.dropout, seedFor(opts, layer, "mlpResidual"))) as tf.Tensor3D;
+}
+
+/** Final LayerNorm and LM head (the token embedding transposed when tied): [B, T, d] → logits [B, T, vocab]. */
+export function head(config: ModelConfig, w: GptWeights, x: tf.Tensor3D): tf.Tensor3D {
+  const [batch, seqLen] = x.shape;
+  const flat = tf.reshape(layerNorm(x, w.lnFg, w.lnFb), [-1, config.dModel]);
+  const logits = w.lmHead === undefined ? tf.matMul(flat, w.wte, false, true) : tf.matMul(flat, w.lmHead);
+  return tf.reshape(logits, [batch, seqLen, config.vocabSize]);
+}
+
+/** tokens [B, T] → logits [B, T, vocab]. */
+export function forward(config: ModelConfig, w: GptWeights, tokens: tf.Tensor2D, opts: ForwardOptions = {}): tf.Tensor3D {
+  let x = embed(config, w, tokens, opts);
+  w.blocks.forEach((b, layer) => {
+    x = block(config, layer, b, x, opts);
+  });
+  return head(config, w, x);
+}
+
+/**
+ * Mean cross-entropy of logits [..., vocab] against int32 targets [...] (natural log). The one-hot is made int32 and
+ * cast: wasm's OneHot ignores the dtype argument and writes int32 bits into a float32 tensor.
+ */
+export function crossEntropy(logits: tf.Tensor, targets: tf.Tensor): tf.Scalar {
+  const vocab = logits.shape[logits.shape.length - 1] ?? 0;
+  const logp = tf.logSoftmax(tf.reshape(logits, [-1, vocab]), -1);
+  const picked = tf.sum(tf.mul(logp, tf.cast(tf.oneHot(tf.reshape(targets, [-1]), vocab), "float32")), -1);
+  return tf.neg(tf.mean(picked)) as tf.Scalar;
+}
