@@ -179,7 +179,7 @@ describe("the reader never loads a torn or corrupted checkpoint", () => {
     const { root, reader } = await twoCheckpoints();
     const file = join(root, "step-00000020", "model.safetensors");
     const bytes = readFileSync(file);
-    bytes[bytes.length - 1] ^= 1;
+    bytes.writeUInt8((bytes.at(-1) ?? 0) ^ 1, bytes.length - 1);
     writeFileSync(file, bytes);
     const loaded = await reader.latest();
     expect(loaded?.step).toBe(10);
