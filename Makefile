@@ -5,7 +5,7 @@ SHELL := /bin/bash
 NPM ?= npm
 NODE_MAJOR := $(shell node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
 
-.PHONY: help setup build typecheck lint test test-unit test-integration crds crds-check validate demo bench bench-api bench-operator bench-dataloader \
+.PHONY: help setup build typecheck lint test test-unit test-integration crds crds-check validate demo bench bench-api bench-operator bench-dataloader bench-dataloader-memory \
 	cluster-deps cluster-build cluster-up cluster-down cluster-status operator clean
 
 help: ## List the targets
@@ -66,13 +66,16 @@ demo: validate ## Today: validates the examples. The end-to-end training run arr
 	@echo "demo: the example jobs above are valid LLMTrainingJobs. The trainer and the end-to-end run are not built yet;"
 	@echo "      make cluster-up and make operator run the local cluster and the operator today."
 
-bench: bench-api bench-operator bench-dataloader ## Run every benchmark
+bench: bench-api bench-operator bench-dataloader bench-dataloader-memory ## Run every benchmark
 
 bench-api: build ## Validation throughput: parseJob against the bare schema
 	npx tsx bench/api/validate.bench.ts
 
 bench-dataloader: build ## Dataloader throughput on the local S3 server against raw ranged GETs; start-up with 100,000 shards
 	npx tsx bench/dataloader/throughput.bench.ts
+
+bench-dataloader-memory: build ## Peak RSS streaming raw JSONL 10x the prefetch budget (no cluster needed)
+	npx tsx bench/dataloader/memory.bench.ts
 
 bench-operator: build ## The operator on the local cluster: 100 jobs × 8 workers, writes, no-op resync, RSS at 1000 jobs
 	npx tsx bench/operator/operator.bench.ts
