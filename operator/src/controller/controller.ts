@@ -139,6 +139,11 @@ export class Controller {
       path: scoped ? `/api/v1/namespaces/${only}/pods` : "/api/v1/pods",
       labelSelector: selector,
       list: () => (scoped ? this.core.listNamespacedPod({ namespace: only, labelSelector: selector }) : this.core.listPodForAllNamespaces({ labelSelector: selector })),
+      // Pods are never updated from the cache, and plan() reads only labels, phase, conditions and exits (see
+      // observePod): the environment, with the whole spec as JSON, is most of a worker pod's bytes.
+      slim: (pod) => {
+        for (const c of pod.spec?.containers ?? []) delete c.env;
+      },
       onChange: (pod, verb) => {
         const uid = pod.metadata?.labels?.[LABELS.jobUid];
         const name = pod.metadata?.name;

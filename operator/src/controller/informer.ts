@@ -20,6 +20,18 @@ export interface WatchOptions<T extends KubernetesObject> {
   log: Logger;
   /** Restart the watch this often even when it looks healthy (default 5 minutes). */
   resyncMs?: number;
+  /** Drops fields nothing reads from a cached object, in place, before handlers see it (managedFields always go). */
+  slim?: (obj: T) => void;
+}
+
+/** The last-applied annotation is a second copy of the object; the operator never reads it. */
+const LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration";
+
+function slimMetadata(obj: KubernetesObject): void {
+  const meta = obj.metadata;
+  if (!meta) return;
+  delete meta.managedFields;
+  if (meta.annotations?.[LAST_APPLIED] !== undefined) delete meta.annotations[LAST_APPLIED];
 }
 
 export function watch<T extends KubernetesObject>(options: WatchOptions<T>): Watched<T> {
@@ -28,8 +40,15 @@ export function watch<T extends KubernetesObject>(options: WatchOptions<T>): Wat
   let synced = false;
   let stopped = false;
   let failures = 0;
-  informer.on("add", (o) => options.onChange(o, "add"));
-  informer.on("update", (o) => options.onChange(o, "update"));
+  // client-node's cache holds the very object it hands to handlers, so trimming it here trims the cache: what the
+  // cache keeps is what RSS pays for (controller-runtime's TransformStripManagedFields does the same).
+  const slim = (o: T) => {
+    slimMetadata(o);
+    options.slim?.(o);
+    return o;
+  };
+  informer.on("add", (o) => options.onChange(slim(o), "add"));
+  informer.on("update", (o) => options.onChange(slim(o), "update"));
   informer.on("delete", (o) => options.onChange(o, "delete"));
   const restart = (reason: string) => {
     if (stopped) return;
