@@ -31,7 +31,10 @@ function slimMetadata(obj: KubernetesObject): void {
   const meta = obj.metadata;
   if (!meta) return;
   delete meta.managedFields;
-  if (meta.annotations?.[LAST_APPLIED] !== undefined) delete meta.annotations[LAST_APPLIED];
+  if (meta.annotations?.[LAST_APPLIED] !== undefined) {
+    const { [LAST_APPLIED]: _applied, ...rest } = meta.annotations;
+    meta.annotations = rest;
+  }
 }
 
 export function watch<T extends KubernetesObject>(options: WatchOptions<T>): Watched<T> {
