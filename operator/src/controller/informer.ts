@@ -32,8 +32,7 @@ function slimMetadata(obj: KubernetesObject): void {
   if (!meta) return;
   delete meta.managedFields;
   if (meta.annotations?.[LAST_APPLIED] !== undefined) {
-    const { [LAST_APPLIED]: _applied, ...rest } = meta.annotations;
-    meta.annotations = rest;
+    meta.annotations = Object.fromEntries(Object.entries(meta.annotations).filter(([k]) => k !== LAST_APPLIED));
   }
 }
 
