@@ -1,0 +1,165 @@
+// Export to Hugging Face GPT-2 (GPT2LMHeadModel): model.safetensors + config.json, for the architectures GPT-2 can
+// express. GPT-2's Conv1D stores weights as [in, out], the same x·W layout as Gantry, so no tensor is transposed; the
+// only reshaping is q, k and v concatenated on the output axis into c_attn. The table is in trainer/README.md.
+import type { CheckpointStore } from "../checkpoint/checkpoint-store.js";
+import { elementCount, type NamedArray } from "../checkpoint/named-array.js";
+import { encodeSafetensors } from "../checkpoint/safetensors.js";
+
+/** The model fields the export depends on (crds' ModelShape plus the architecture switches of the spec). */
+export interface GptArchitecture {
+  vocabSize: number;
+  contextLength: number;
+  layers: number;
+  dModel: number;
+  heads: number;
+  kvHeads: number;
+  mlpRatio: number;
+  activation: "gelu" | "swiglu";
+  positionalEncoding: "learned" | "rotary";
+  tieEmbeddings: boolean;
+}
+
+export interface HfExportOptions {
+  /** bos/eos token id written to config.json (GPT-2's tokenizer: 50256). Omitted when undefined. */
+  eosTokenId?: number;
+  /** Dropout written as attn/embd/resid_pdrop (inference ignores it; default 0). */
+  dropout?: number;
+}
+
+/** The model uses a feature GPT-2 cannot express. */
+export class UnsupportedArchitectureError extends Error {
+  constructor(
+    readonly field: keyof GptArchitecture,
+    readonly value: unknown,
+    readonly required: string,
+  ) {
+    super(`Hugging Face GPT-2 cannot express model.${field} = ${JSON.stringify(value)}: it needs ${required}`);
+    this.name = "UnsupportedArchitectureError";
+  }
+}
+
+/** The weights do not match the architecture: a tensor is missing, extra, or of the wrong shape. */
+export class HfExportTensorError extends Error {
+  constructor(
+    readonly tensor: string,
+    readonly reason: string,
+  ) {
+    super(`cannot export tensor ${tensor}: ${reason}`);
+    this.name = "HfExportTensorError";
+  }
+}
+
+export function checkGpt2Expressible(arch: GptArchitecture): void {
+  if (arch.kvHeads !== arch.heads) throw new UnsupportedArchitectureError("kvHeads", arch.kvHeads, `multi-head attention (kvHeads = heads = ${arch.heads})`);
+  if (arch.positionalEncoding !== "learned") throw new UnsupportedArchitectureError("positionalEncoding", arch.positionalEncoding, '"learned" positions');
+  if (arch.activation !== "gelu") throw new UnsupportedArchitectureError("activation", arch.activation, '"gelu"');
+  if (arch.mlpRatio !== 4) throw new UnsupportedArchitectureError("mlpRatio", arch.mlpRatio, "4");
+  if (!arch.tieEmbeddings) throw new UnsupportedArchitectureError("tieEmbeddings", arch.tieEmbeddings, "an LM head tied to the token embedding");
+  if (arch.dModel % arch.heads !== 0) throw new UnsupportedArchitectureError("heads", arch.heads, `a divisor of dModel ${arch.dModel}`);
+}
+
+/** config.json for GPT2LMHeadModel. activation gelu_new is the tanh approximation of GELU, which the model uses. */
+export function hfGpt2Config(arch: GptArchitecture, options: HfExportOptions = {}): Record<string, unknown> {
+  checkGpt2Expressible(arch);
+  const dropout = options.dropout ?? 0;
+  return {
+    architectures: ["GPT2LMHeadModel"],
+    model_type: "gpt2",
+    vocab_size: arch.vocabSize,
+    n_positions: arch.contextLength,
+    n_ctx: arch.contextLength,
+    n_embd: arch.dModel,
+    n_layer: arch.layers,
+    n_head: arch.heads,
+    n_inner: null,
+    activation_function: "gelu_new",
+    layer_norm_epsilon: 1e-5,
+    attn_pdrop: dropout,
+    embd_pdrop: dropout,
+    resid_pdrop: dropout,
+    initializer_range: 0.02,
+    tie_word_embeddings: true,
+    torch_dtype: "float32",
+    ...(options.eosTokenId === undefined ? {} : { bos_token_id: options.eosTokenId, eos_token_id: options.eosTokenId }),
+  };
+}
+
+/** Gantry's tensors renamed (and q|k|v fused) as GPT2LMHeadModel's state dict, in its order. */
+export function mapToHfGpt2(weights: readonly NamedArray[], arch: GptArchitecture): NamedArray[] {
+  checkGpt2Expressible(arch);
+  const byName = new Map(weights.map((w) => [w.name, w]));
+  const used = new Set<string>();
+  const { dModel: d, vocabSize: vocab, contextLength: ctx } = arch;
+  const take = (name: string, shape: number[]): Float32Array => {
+    const w = byName.get(name);
+    if (w === undefined) throw new HfExportTensorError(name, "missing from the checkpoint");
+    if (w.shape.length !== shape.length || w.shape.some((s, i) => s !== shape[i])) throw new HfExportTensorError(name, `shape [${w.shape.join(", ")}], expected [${shape.join(", ")}]`);
+    if (!(w.data instanceof Float32Array) || w.data.length !== elementCount(shape)) throw new HfExportTensorError(name, "is not float32 data of its shape");
+    used.add(name);
+    return w.data;
+  };
+  const out: NamedArray[] = [];
+  const put = (name: string, shape: number[], data: Float32Array) => out.push({ name, shape, data });
+  put("transformer.wte.weight", [vocab, d], take("wte", [vocab, d]));
+  put("transformer.wpe.weight", [ctx, d], take("wpe", [ctx, d]));
+  for (let i = 0; i < arch.layers; i++) {
+    const g = `h.${i}`;
+    const hf = `transformer.h.${i}`;
+    put(`${hf}.ln_1.weight`, [d], take(`${g}.ln_1.g`, [d]));
+    put(`${hf}.ln_1.bias`, [d], take(`${g}.ln_1.b`, [d]));
+    const [q, k, v] = (["q", "k", "v"] as const).map((p) => take(`${g}.attn.${p}`, [d, d])) as [Float32Array, Float32Array, Float32Array];
+    put(`${hf}.attn.c_attn.weight`, [d, 3 * d], concatColumns([q, k, v], d));
+    const [qb, kb, vb] = (["q_b", "k_b", "v_b"] as const).map((p) => take(`${g}.attn.${p}`, [d])) as [Float32Array, Float32Array, Float32Array];
+    put(`${hf}.attn.c_attn.bias`, [3 * d], concatColumns([qb, kb, vb], 1));
+    put(`${hf}.attn.c_proj.weight`, [d, d], take(`${g}.attn.o`, [d, d]));
+    put(`${hf}.attn.c_proj.bias`, [d], take(`${g}.attn.o_b`, [d]));
+    put(`${hf}.ln_2.weight`, [d], take(`${g}.ln_2.g`, [d]));
+    put(`${hf}.ln_2.bias`, [d], take(`${g}.ln_2.b`, [d]));
+    put(`${hf}.mlp.c_fc.weight`, [d, 4 * d], take(`${g}.mlp.fc`, [d, 4 * d]));
+    put(`${hf}.mlp.c_fc.bias`, [4 * d], take(`${g}.mlp.fc_b`, [4 * d]));
+    put(`${hf}.mlp.c_proj.weight`, [4 * d, d], take(`${g}.mlp.proj`, [4 * d, d]));
+    put(`${hf}.mlp.c_proj.bias`, [d], take(`${g}.mlp.proj_b`, [d]));
+  }
+  put("transformer.ln_f.weight", [d], take("ln_f.g", [d]));
+  put("transformer.ln_f.bias", [d], take("ln_f.b", [d]));
+  const extra = weights.map((w) => w.name).filter((n) => !used.has(n));
+  if (extra[0] !== undefined) throw new HfExportTensorError(extra[0], `has no GPT-2 counterpart${extra.length > 1 ? ` (nor do ${extra.slice(1).join(", ")})` : ""}`);
+  return out;
+}
+
+/** Row-major matrices of `rows` rows laid side by side: row r is [a[r,:], b[r,:], …]. */
+function concatColumns(matrices: readonly Float32Array[], rows: number): Float32Array {
+  const widths = matrices.map((m) => m.length / rows);
+  const total = widths.reduce((a, b) => a + b, 0);
+  const out = new Float32Array(rows * total);
+  for (let r = 0; r < rows; r++) {
+    let at = r * total;
+    matrices.forEach((m, i) => {
+      const w = widths[i] as number;
+      out.set(m.subarray(r * w, (r + 1) * w), at);
+      at += w;
+    });
+  }
+  return out;
+}
+
+export interface HfGpt2Files {
+  "model.safetensors": Uint8Array;
+  "config.json": string;
+}
+
+/** The two files of a Hugging Face GPT-2 model directory, from a checkpoint's weights. */
+export function exportHfGpt2(weights: readonly NamedArray[], arch: GptArchitecture, options: HfExportOptions = {}): HfGpt2Files {
+  const config = hfGpt2Config(arch, options);
+  return {
+    "model.safetensors": encodeSafetensors(mapToHfGpt2(weights, arch), { format: "pt" }),
+    "config.json": `${JSON.stringify(config, null, 2)}\n`,
+  };
+}
+
+/** Writes model.safetensors and config.json at the root of `store` (a file:// or s3:// directory). */
+export async function writeHfGpt2(store: CheckpointStore, weights: readonly NamedArray[], arch: GptArchitecture, options: HfExportOptions = {}): Promise<void> {
+  const files = exportHfGpt2(weights, arch, options);
+  await store.write("model.safetensors", files["model.safetensors"]);
+  await store.write("config.json", new TextEncoder().encode(files["config.json"]));
+}
