@@ -6,6 +6,7 @@ import path from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
+import { registerCpuSegmentSum } from "./cpu-segment-sum.js";
 import { ensureGradients } from "./tfjs-gradients.js";
 import { registerWasmSegmentSum } from "./wasm-segment-sum.js";
 
@@ -59,6 +60,7 @@ async function tryBackend(name: BackendName): Promise<void> {
       registerWasmSegmentSum();
       break;
     case "cpu":
+      registerCpuSegmentSum();
       break;
   }
   if (!(await tf.setBackend(TF_NAME[name]))) throw new Error(`tf.setBackend("${TF_NAME[name]}") returned false`);

@@ -23,7 +23,7 @@ export async function resolve(specifier, context, next) {
 }`;
 
 export class GradientRegistrationError extends Error {
-  constructor(readonly cause: unknown) {
+  constructor(override readonly cause: unknown) {
     super(`could not register tfjs-core's gradients: ${cause instanceof Error ? cause.message : String(cause)}`);
     this.name = "GradientRegistrationError";
   }

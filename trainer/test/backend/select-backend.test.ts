@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { describe, expect, it } from "vitest";
 import { BackendUnavailableError, selectBackend, type BackendLogger } from "../../src/backend/select-backend.js";
+import { scatterRows } from "../../src/backend/cpu-segment-sum.js";
 import { segmentSumAsScatter, WasmKernelError } from "../../src/backend/wasm-segment-sum.js";
 
 function recordingLogger(): BackendLogger & { lines: { level: string; message: string; meta?: Record<string, unknown> }[] } {
@@ -52,5 +53,12 @@ describe("segmentSumAsScatter", () => {
 
   it("rejects ids whose shape is not a prefix of x", () => {
     expect(() => segmentSumAsScatter([6, 4], [5], 10)).toThrow(WasmKernelError);
+  });
+});
+
+describe("scatterRows (cpu's UnsortedSegmentSum)", () => {
+  it("adds each row into its segment and drops ids out of range", () => {
+    const x = Float32Array.of(1, 2, 3, 4, 5, 6, 7, 8);
+    expect(Array.from(scatterRows(x, Int32Array.of(2, 0, 2, 9), 3, 2))).toEqual([3, 4, 0, 0, 6, 8]);
   });
 });

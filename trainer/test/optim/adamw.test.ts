@@ -14,7 +14,7 @@ const hyper = { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 };
 describe("AdamW", () => {
   it("matches a hand-computed update for two steps, decaying matrices only", async () => {
     const opt = new AdamW([{ name: "w", shape: [1, 2] }, { name: "b", shape: [2] }], hyper);
-    let params = [tf.tensor2d([[1, -2]]), tf.tensor1d([0.5, 0])];
+    let params: tf.Tensor[] = [tf.tensor2d([[1, -2]]), tf.tensor1d([0.5, 0])];
     const lr = 0.1;
     const g1 = [tf.tensor2d([[0.5, -1]]), tf.tensor1d([2, 0])];
     params = opt.apply(params, g1, lr);
@@ -39,14 +39,14 @@ describe("AdamW", () => {
     const specs = [{ name: "w", shape: [3, 2] }];
     const grad = (k: number) => [tf.tensor2d([0.1 * k, -0.2, 0.3, 0.05 * k, -1, 2], [3, 2])];
     const a = new AdamW(specs, hyper);
-    let pa = [tf.tensor2d([1, 2, 3, 4, 5, 6], [3, 2])];
+    let pa: tf.Tensor[] = [tf.tensor2d([1, 2, 3, 4, 5, 6], [3, 2])];
     for (let k = 1; k <= 3; k++) pa = a.apply(pa, grad(k), 0.01);
     const state = await a.exportState();
     expect(state.map((s) => s.name)).toEqual(["m.w", "v.w", ADAMW_STEP_NAME]);
     expect(Array.from(state[2]?.data ?? [])).toEqual([3]);
     const b = new AdamW(specs, hyper);
     b.importState(state);
-    let pb = [tf.tensor2d(await (pa[0] as tf.Tensor).data(), [3, 2])];
+    let pb: tf.Tensor[] = [tf.tensor2d(await (pa[0] as tf.Tensor).data(), [3, 2])];
     for (let k = 4; k <= 5; k++) {
       pa = a.apply(pa, grad(k), 0.01);
       pb = b.apply(pb, grad(k), 0.01);

@@ -1,0 +1,63 @@
+// Everything one training step needs, resolved from the job spec once. Pure.
+import type { JobSpec } from "@gantry/crds";
+import { modelConfigFromSpec, type ModelConfig } from "../model/model-config.js";
+import type { AdamWHyper } from "../optim/adamw.js";
+import type { LrSchedule } from "../optim/lr-schedule.js";
+
+export interface TrainConfig {
+  model: ModelConfig;
+  optimizer: AdamWHyper;
+  schedule: LrSchedule;
+  globalBatchSize: number;
+  microBatchSize: number;
+  /** 0 disables clipping. */
+  gradClipNorm: number;
+  /** training.seed: initialisation and dropout. */
+  seed: number;
+}
+
+export class TrainConfigError extends Error {
+  constructor(
+    message: string,
+    readonly field: string,
+  ) {
+    super(`${field}: ${message}`);
+    this.name = "TrainConfigError";
+  }
+}
+
+/** training.steps, else ceil(tokens / (globalBatchSize × contextLength)). */
+export function totalSteps(training: Pick<JobSpec["training"], "steps" | "tokens" | "globalBatchSize">, contextLength: number): number {
+  if (training.steps !== undefined) return training.steps;
+  if (training.tokens !== undefined) return Math.ceil(training.tokens / (training.globalBatchSize * contextLength));
+  throw new TrainConfigError("give steps or tokens", "training.steps");
+}
+
+/** Micro-batches each rank runs per optimizer step: globalBatch / (microBatch × data-parallel world). */
+export function accumulationSteps(globalBatchSize: number, microBatchSize: number, worldSize: number): number {
+  const perStep = microBatchSize * worldSize;
+  if (globalBatchSize % perStep !== 0) {
+    throw new TrainConfigError(`globalBatchSize ${globalBatchSize} is not a multiple of microBatchSize ${microBatchSize} × world size ${worldSize}`, "training.globalBatchSize");
+  }
+  return globalBatchSize / perStep;
+}
+
+export function trainConfigFromSpec(spec: Pick<JobSpec, "model" | "data" | "training">): TrainConfig {
+  const model = modelConfigFromSpec(spec);
+  const t = spec.training;
+  return {
+    model,
+    optimizer: { beta1: t.optimizer.beta1, beta2: t.optimizer.beta2, eps: t.optimizer.eps, weightDecay: t.optimizer.weightDecay },
+    schedule: {
+      type: t.schedule.type,
+      peakLr: t.optimizer.lr,
+      warmupSteps: t.schedule.warmupSteps,
+      minLrRatio: t.schedule.minLrRatio,
+      totalSteps: totalSteps(t, model.contextLength),
+    },
+    globalBatchSize: t.globalBatchSize,
+    microBatchSize: t.microBatchSize,
+    gradClipNorm: t.gradClipNorm,
+    seed: t.seed,
+  };
+}
