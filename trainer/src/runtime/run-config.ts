@@ -95,7 +95,8 @@ export function fromPodEnv(env: Env, localRank = 0): RunConfig {
     rank,
     worldSize,
     host: env[POD_ENV.podIp] || "127.0.0.1",
-    port: (env[POD_ENV.masterPort] ? count(env, POD_ENV.masterPort, 1) : MASTER_PORT) + localRank,
+    // MASTER_PORT=0 listens on any free port (several ranks on one host, as in tests); the rendezvous publishes it.
+    port: env[POD_ENV.masterPort] === "0" ? 0 : (env[POD_ENV.masterPort] ? count(env, POD_ENV.masterPort, 1) : MASTER_PORT) + localRank,
     checkpointUri: spec.checkpointing.uri ?? required(env, POD_ENV.checkpointUri),
     s3: s3From(env, spec),
   };

@@ -37,9 +37,9 @@ function flagWorld(n: number): Collective[] {
         new Promise<void>((resolve) => {
           pending.push({ parts, resolve });
           if (pending.length < n) return;
-          const sum = pending.reduce((s, p) => s + (p.parts[0]?.[0] ?? 0), 0);
+          const sums = [0, 1].map((i) => pending.reduce((s, p) => s + (p.parts[0]?.[i] ?? 0), 0));
           for (const p of pending) {
-            (p.parts[0] as Float32Array)[0] = sum;
+            (p.parts[0] as Float32Array).set(sums);
             p.resolve();
           }
           pending = [];
@@ -57,6 +57,9 @@ describe("the stop agreement", () => {
     signals[1]?.request("SIGTERM");
     expect(await round()).toEqual([true, true, true]);
     expect(signals.map((s) => s.reason)).toEqual(["a peer was asked to stop", "SIGTERM", "a peer was asked to stop"]);
+    // Rank 0's clock alone can call a save; every rank hears it.
+    const votes = await Promise.all(world.map((c, i) => (signals[i] as StopSignal).vote(c, i === 0)));
+    expect(votes).toEqual([0, 1, 2].map(() => ({ stop: true, save: true })));
   });
 });
 

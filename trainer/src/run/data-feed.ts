@@ -1,0 +1,75 @@
+// The trainer's view of the dataloader: rows of contextLength + 1 tokens for a step, and the state a checkpoint
+// after that step resumes from. Token shards re-partition on any world size; raw-text streams keep a cursor per
+// rank, so their state is gathered from every rank before it is committed.
+import type { JobSpec } from "@gantry/crds";
+import { TextStreamLoader, TokenDataLoader, mergeRankStates, openStore, type ObjectStore, type ResumeState, type TextStreamSource } from "@gantry/dataloader";
+import type { Client } from "minio";
+import type { Collective } from "../dist/collective.js";
+import { ConfigError } from "../runtime/run-config.js";
+import { bytesOf } from "../runtime/quantity.js";
+
+export interface DataFeed {
+  readonly fingerprint: string;
+  rows(step: number): Promise<Int32Array[]>;
+  /** The whole job's state after `step` steps, identical on every rank. Every rank must call it. */
+  stateAt(step: number): Promise<ResumeState>;
+  close(): Promise<void>;
+}
+
+export interface FeedPlace {
+  jobUid: string;
+  attempt: number;
+  rank: number;
+  worldSize: number;
+  contextLength: number;
+  collective: Collective;
+}
+
+/** Token-shard windows shuffled together: bounds what each rank downloads at once. */
+const WINDOW_SHARDS = 16;
+const PREFETCH_STEPS = 2;
+
+function storeFor(uri: string, s3: Client | undefined): ObjectStore {
+  return openStore(uri, s3 === undefined ? undefined : { client: s3 });
+}
+
+export async function openDataFeed(data: JobSpec["data"], training: JobSpec["training"], place: FeedPlace, s3: Client | undefined, resume: ResumeState | undefined): Promise<DataFeed> {
+  const streams = data.streams ?? (data.source === undefined ? [] : [{ name: "main", source: data.source, weight: 1, format: data.format }]);
+  if (streams.length === 0) throw new ConfigError("spec.data: give source or streams");
+  const formats = new Set(streams.map((s) => s.format ?? data.format));
+  const common = { jobUid: place.jobUid, attempt: place.attempt, contextLength: place.contextLength, globalBatch: training.globalBatchSize, rank: place.rank, worldSize: place.worldSize, seed: data.shuffleSeed, shuffle: data.shuffle };
+  if (formats.has("tokens")) {
+    if (formats.size > 1 || streams.length > 1) throw new ConfigError("spec.data.streams: mixing token-shard datasets is not supported yet; mix raw-text streams, or prepare one token dataset");
+    if (data.validation?.fraction !== undefined) throw new ConfigError("spec.data.validation.fraction: a held-out fraction needs raw-text streams; for token shards give validation.source");
+    const stream = streams[0];
+    if (stream === undefined) throw new ConfigError("spec.data: give source or streams");
+    const loader = await TokenDataLoader.open(storeFor(stream.source, s3), { ...common, windowShards: WINDOW_SHARDS, cacheBytes: bytesOf(data.prefetchBytes), prefetchSteps: PREFETCH_STEPS }, resume);
+    return {
+      fingerprint: loader.fingerprint,
+      rows: async (step) => (await loader.batch(step)).samples.map((s) => s.tokens),
+      stateAt: (step) => Promise.resolve(loader.stateAt(step)),
+      close: () => Promise.resolve(),
+    };
+  }
+  const sources: TextStreamSource[] = streams.map((s) => ({ name: s.name, store: storeFor(s.source, s3), format: (s.format ?? data.format) === "text" ? "text" : "jsonl", textField: data.textField, weight: s.weight }));
+  const split = data.validation?.fraction === undefined ? {} : { split: { heldOutFraction: data.validation.fraction, role: "train" as const } };
+  const loader = await TextStreamLoader.open(sources, { ...common, tokenizer: data.tokenizer, prefetchBytes: bytesOf(data.prefetchBytes), ...split }, resume);
+  return {
+    fingerprint: loader.fingerprint,
+    rows: async (step) => (await loader.batch(step)).samples.map((s) => s.tokens),
+    stateAt: async (step) => mergeRankStates(await gatherJson(place.collective, loader.stateAt(step))),
+    close: () => loader.close(),
+  };
+}
+
+/** Every rank's copy of a JSON value, in rank order: lengths first, then the bytes padded to the longest. */
+export async function gatherJson<T>(collective: Collective, value: T): Promise<T[]> {
+  if (collective.worldSize === 1) return [value];
+  const bytes = new TextEncoder().encode(JSON.stringify(value));
+  const lengths = await collective.allGather(Float32Array.of(bytes.length));
+  const longest = Math.max(...lengths.map((l) => l[0] ?? 0));
+  const padded = new Float32Array(longest);
+  padded.set(bytes);
+  const all = await collective.allGather(padded);
+  return all.map((a, r) => JSON.parse(new TextDecoder().decode(Uint8Array.from(a.subarray(0, lengths[r]?.[0] ?? 0)))) as T);
+}

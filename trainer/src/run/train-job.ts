@@ -1,0 +1,213 @@
+// One rank's whole run, start to exit: join the world, restore the newest whole checkpoint and the data position it
+// fenced, train step by step, checkpoint on schedule and on a stop every rank agreed to, and report progress.
+// The shell (cli/train.ts, main.ts) makes the clients and maps the outcome or error to an exit code.
+import { createHash } from "node:crypto";
+import { progressKey, type JobSpec } from "@gantry/crds";
+import { RedisResumeStore, canonicalJson, resolveResume, type ResumeState } from "@gantry/dataloader";
+import type { Redis } from "ioredis";
+import type { Client } from "minio";
+import { selectBackend, type BackendName } from "../backend/select-backend.js";
+import { CheckpointReader } from "../checkpoint/checkpoint-reader.js";
+import { openCheckpointStore, type CheckpointStore } from "../checkpoint/checkpoint-store.js";
+import { CheckpointWriter, type CommittedCheckpoint } from "../checkpoint/checkpoint-writer.js";
+import { CorruptCheckpointError } from "../checkpoint/errors.js";
+import type { Collective } from "../dist/collective.js";
+import { connectCollective } from "../dist/connect-ring.js";
+import { RedisAddressBook } from "../dist/rendezvous.js";
+import { initParams } from "../model/init-params.js";
+import { flopsPerToken, parameterCount } from "../model/param-layout.js";
+import { Trainer } from "../train/trainer.js";
+import { trainConfigFromSpec } from "../train/train-config.js";
+import { lossCurveSvg, type LossPoint } from "../runtime/loss-plot.js";
+import type { TrainerLogger } from "../runtime/log.js";
+import { ProgressThrottle, etaSeconds, progressFields } from "../runtime/progress-record.js";
+import { ConfigError, type RunConfig } from "../runtime/run-config.js";
+import type { StopSignal } from "../runtime/stop-signal.js";
+import { openDataFeed, type DataFeed } from "./data-feed.js";
+
+export const CODE_VERSION = `gantry-trainer/${process.env["GANTRY_CODE_VERSION"] ?? "0.1.0"}`;
+/** Checkpoint-root files rank 0 keeps current: the loss history (for the plot across restarts) and the plot. */
+export const LOSS_HISTORY = "losses.json";
+export const LOSS_PLOT = "loss.svg";
+
+export interface StepReport {
+  step: number;
+  totalSteps: number;
+  loss: number;
+  lr: number;
+  tokensPerSecond: number;
+}
+
+export interface RunDeps {
+  log: TrainerLogger;
+  stop: StopSignal;
+  redis?: Redis;
+  s3?: Client;
+  backendOrder?: readonly BackendName[];
+  /** Every optimizer step on rank 0 (the CLI's progress bar). */
+  onStep?: (r: StepReport) => void;
+  /** How often rank 0 publishes progress to Redis (default 5 s). */
+  progressIntervalMs?: number;
+  /** Ring timeouts; tests shorten them. */
+  peerTimeoutMs?: number;
+  rendezvousTimeoutMs?: number;
+}
+
+export interface RunOutcome {
+  kind: "finished" | "preempted";
+  /** Optimizer steps completed. */
+  step: number;
+  backend: BackendName;
+  checkpoint?: CommittedCheckpoint;
+  losses: LossPoint[];
+}
+
+/** Hash of what must not change across a resume: the model, the optimisation and the data. */
+export function configHash(spec: JobSpec): string {
+  // The run's length and logging may change between attempts; nothing else may.
+  const training = { ...spec.training, steps: undefined, tokens: undefined, logEverySteps: undefined };
+  return createHash("sha256").update(canonicalJson({ model: spec.model, training, data: { ...spec.data, prefetchBytes: undefined, s3: undefined } })).digest("hex");
+}
+
+async function readLosses(store: CheckpointStore, before: number): Promise<LossPoint[]> {
+  const bytes = await store.read(LOSS_HISTORY).catch(() => undefined);
+  if (bytes === undefined) return [];
+  try {
+    const parsed = JSON.parse(new TextDecoder().decode(bytes)) as unknown;
+    return Array.isArray(parsed) ? (parsed as LossPoint[]).filter((p) => typeof p.step === "number" && p.step < before) : [];
+  } catch {
+    return [];
+  }
+}
+
+export async function runTrainingJob(cfg: RunConfig, deps: RunDeps): Promise<RunOutcome> {
+  const { log, stop } = deps;
+  const { spec, rank, worldSize, attempt } = cfg;
+  const backend = await selectBackend({ logger: log, ...(deps.backendOrder ? { order: deps.backendOrder } : {}) });
+  const train = trainConfigFromSpec(spec);
+  const total = train.schedule.totalSteps;
+  const context = train.model.contextLength;
+  const tokensPerStep = train.globalBatchSize * context;
+  log.info("model", { parameters: parameterCount(train.model), flopsPerToken: flopsPerToken(train.model), totalSteps: total, worldSize, backend });
+
+  if (worldSize > 1 && deps.redis === undefined) throw new ConfigError(`a world of ${worldSize} ranks meets through Redis, but ${"REDIS_URL"} is not set`);
+  const collective: Collective = await connectCollective({
+    rank,
+    worldSize,
+    book: new RedisAddressBook(deps.redis as Redis, cfg.job.uid, attempt),
+    advertiseHost: cfg.host,
+    listenHost: cfg.host === "127.0.0.1" ? "127.0.0.1" : "0.0.0.0",
+    port: cfg.port,
+    ...(deps.peerTimeoutMs === undefined ? {} : { peerTimeoutMs: deps.peerTimeoutMs }),
+    ...(deps.rendezvousTimeoutMs === undefined ? {} : { rendezvousTimeoutMs: deps.rendezvousTimeoutMs }),
+  });
+  let feed: DataFeed | undefined;
+  let trainer: Trainer | undefined;
+  try {
+    const store = openCheckpointStore(cfg.checkpointUri, deps.s3);
+    const latest = await new CheckpointReader(store).latest();
+    for (const s of latest?.skipped ?? []) log.warn("checkpoint skipped", { dir: s.dir, reason: s.reason });
+    const resumeStore = deps.redis === undefined ? undefined : new RedisResumeStore(deps.redis, cfg.job.uid);
+    let resume: ResumeState | undefined;
+    if (latest !== undefined) {
+      const fromCheckpoint = latest.manifest.dataState as ResumeState;
+      const decision = resolveResume({ jobUid: cfg.job.uid, checkpointStep: latest.step, fromRedis: await resumeStore?.read(latest.step), fromCheckpoint, fingerprint: fromCheckpoint.fingerprint });
+      if (decision.kind === "resume") resume = decision.state;
+      log.info("resuming", { checkpoint: latest.dir, step: latest.step, dataStateFrom: decision.kind === "resume" ? decision.origin : "fresh" });
+    }
+    // Fence out older attempts before this one commits anything (rank 0 is the only committer).
+    if (rank === 0) await resumeStore?.claim(attempt, latest?.step ?? -1);
+    feed = await openDataFeed(spec.data, spec.training, { jobUid: cfg.job.uid, attempt, rank, worldSize, contextLength: context, collective }, deps.s3, resume);
+
+    let start = 0;
+    if (latest !== undefined) {
+      trainer = new Trainer(train, collective, { params: latest.weights });
+      trainer.importState({ params: latest.weights, optimizer: latest.optimizer });
+      if (trainer.optimizerSteps !== latest.step) throw new CorruptCheckpointError(latest.dir, `its optimizer has taken ${trainer.optimizerSteps} steps, its manifest says ${latest.step}`);
+      start = latest.step;
+    } else {
+      // Every rank initialises from the same seed; rank 0's copy is broadcast anyway, so the world starts identical.
+      const params = initParams(train.model, train.seed);
+      for (const p of params) if (p.data instanceof Float32Array) await collective.broadcast(p.data, 0);
+      trainer = new Trainer(train, collective, { params });
+    }
+    const losses = rank === 0 ? await readLosses(store, start) : [];
+    const writer = new CheckpointWriter(store, { keep: spec.checkpointing.keepLast, codeVersion: CODE_VERSION });
+    const hash = configHash(spec);
+    let lastCheckpoint: CommittedCheckpoint | undefined;
+    let lastSaveAt = Date.now();
+    let failure: unknown;
+    let pending: Promise<CommittedCheckpoint | undefined> = Promise.resolve(undefined);
+    const publish = (fields: Record<string, string>) => {
+      if (rank !== 0 || deps.redis === undefined) return;
+      deps.redis.hset(progressKey(cfg.job.uid), fields).catch((err: unknown) => log.warn("progress not published", { error: String(err) }));
+    };
+
+    const checkpoint = async (step: number): Promise<void> => {
+      const dataState = await (feed as DataFeed).stateAt(step);
+      lastSaveAt = Date.now();
+      if (rank !== 0) return;
+      const state = await (trainer as Trainer).exportState();
+      const history = [...losses];
+      const previous = pending;
+      pending = (async () => {
+        await previous;
+        // The history goes first: a resume keeps the entries before its checkpoint's step, so a history that runs
+        // ahead of the newest committed checkpoint is harmless, and one that lags behind it cannot happen.
+        await store.write(LOSS_HISTORY, new TextEncoder().encode(JSON.stringify(history)));
+        const c = await writer.save({ step, weights: state.params, optimizer: state.optimizer, tokensSeen: step * tokensPerStep, worldSize, configHash: hash, datasetFingerprint: (feed as DataFeed).fingerprint, dataState });
+        // The data position commits only after the checkpoint it belongs to: the fence's step is the checkpoint's.
+        await resumeStore?.commit(dataState);
+        await store.write(LOSS_PLOT, new TextEncoder().encode(lossCurveSvg(`${cfg.job.name}: training loss`, history)));
+        lastCheckpoint = c;
+        log.info("checkpoint committed", { step: c.step, uri: c.uri, pruned: c.pruned });
+        publish(progressFields({ step, totalSteps: total, loss: history.at(-1)?.loss ?? NaN, tokensPerSecond: 0, checkpoint: { step: c.step, uri: c.uri, time: new Date().toISOString() } }));
+        return c;
+      })();
+      pending.catch((err: unknown) => (failure ??= err));
+    };
+
+    const throttle = new ProgressThrottle(deps.progressIntervalMs ?? 5000);
+    let secondsPerStep = 0;
+    const everyMs = (spec.checkpointing.everyMinutes ?? 0) * 60_000;
+    for (let step = start; step < total; step++) {
+      // A step can finish on microtasks alone; give timers and sockets (a background checkpoint upload) their turn.
+      await new Promise((resolve) => setImmediate(resolve));
+      const began = performance.now();
+      const rows = await feed.rows(step);
+      const stats = await trainer.stepWithStats(step, rows);
+      const done = step + 1;
+      const seconds = (performance.now() - began) / 1000;
+      secondsPerStep = secondsPerStep === 0 ? seconds : 0.9 * secondsPerStep + 0.1 * seconds;
+      const tokensPerSecond = tokensPerStep / secondsPerStep;
+      if (rank === 0) {
+        losses.push({ step, loss: stats.loss });
+        deps.onStep?.({ step: done, totalSteps: total, loss: stats.loss, lr: stats.lr, tokensPerSecond });
+        if (step % spec.training.logEverySteps === 0 || done === total) log.info("step", { step, loss: stats.loss, lr: stats.lr, gradNorm: stats.gradNorm, tokensPerSecond: Math.round(tokensPerSecond) });
+        else log.debug("step", { step, loss: stats.loss });
+        const sample = { step: done, totalSteps: total, loss: stats.loss, tokensPerSecond, etaSeconds: etaSeconds(total - done, secondsPerStep) };
+        if (throttle.due(Date.now(), sample)) publish(progressFields(sample));
+      }
+      if (failure !== undefined) throw failure;
+      const vote = await stop.vote(collective, rank === 0 && everyMs > 0 && Date.now() - lastSaveAt >= everyMs);
+      if (vote.stop) {
+        log.warn("stopping", { step: done, reason: stop.reason });
+        if (spec.checkpointing.saveOnPreemption && done !== lastCheckpoint?.step) await checkpoint(done);
+        await pending;
+        if (failure !== undefined) throw failure;
+        await collective.barrier();
+        return { kind: "preempted", step: done, backend, ...(lastCheckpoint ? { checkpoint: lastCheckpoint } : {}), losses };
+      }
+      if (done === total || done % spec.checkpointing.everySteps === 0 || vote.save) await checkpoint(done);
+    }
+    await pending;
+    if (failure !== undefined) throw failure;
+    // Rank 0 exits 0 only after the final checkpoint committed; the others wait for it, so none exits early.
+    await collective.barrier();
+    return { kind: "finished", step: total, backend, ...(lastCheckpoint ? { checkpoint: lastCheckpoint } : {}), losses };
+  } finally {
+    trainer?.dispose();
+    await feed?.close().catch(() => undefined);
+    await collective.close().catch(() => undefined);
+  }
+}
