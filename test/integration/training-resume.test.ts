@@ -43,7 +43,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const spec = (dropout: number) => ({
   workers: 1,
   model: { preset: "tiny", layers: 1, dModel: 32, heads: 2, contextLength: 16, dropout },
-  data: { source: pathToFileURL(data).href, format: "tokens", tokenizer: "bytes" },
+  // Validation on the same shards: enough to check that evaluations are exact across a resume too.
+  data: { source: pathToFileURL(data).href, format: "tokens", tokenizer: "bytes", validation: { source: pathToFileURL(data).href, everySteps: 4, batches: 2 } },
   training: { steps: STEPS, globalBatchSize: 4, microBatchSize: 2, logEverySteps: 1, seed: 7, optimizer: { lr: 0.01 }, schedule: { warmupSteps: 2 } },
   checkpointing: { everySteps: 2, keepLast: 10 },
 });
@@ -101,12 +102,13 @@ const manifestPath = (run: Run, step: number) => join(run.ckpt, `step-${String(s
 /** What must be bitwise equal: the final weights and optimizer state (by sha256) and every step's loss. */
 function outcome(run: Run) {
   const manifest = JSON.parse(readFileSync(manifestPath(run, STEPS), "utf8")) as { files: Record<string, { sha256: string }>; step: number; dataState: { consumedSamples: number } };
-  const losses = JSON.parse(readFileSync(join(run.ckpt, "losses.json"), "utf8")) as { step: number; loss: number }[];
-  return { model: manifest.files["model.safetensors"]?.sha256, optimizer: manifest.files["optimizer.safetensors"]?.sha256, consumed: manifest.dataState.consumedSamples, losses };
+  const history = JSON.parse(readFileSync(join(run.ckpt, "losses.json"), "utf8")) as { train: { step: number; loss: number }[]; validation: { step: number; loss: number }[] };
+  return { model: manifest.files["model.safetensors"]?.sha256, optimizer: manifest.files["optimizer.safetensors"]?.sha256, consumed: manifest.dataState.consumedSamples, losses: history.train, validation: history.validation };
 }
 
 function expectSame(got: ReturnType<typeof outcome>, want: ReturnType<typeof outcome>) {
   expect(got.losses, "per-step losses").toEqual(want.losses);
+  expect(got.validation, "validation losses").toEqual(want.validation);
   expect(got.consumed, "samples consumed").toBe(want.consumed);
   expect(got.model, "model.safetensors sha256").toBe(want.model);
   expect(got.optimizer, "optimizer.safetensors sha256").toBe(want.optimizer);
@@ -120,6 +122,8 @@ describe.each([1, 2])("exact resume with %i rank(s)", (world) => {
     await attemptToEnd(run, 0);
     straight = outcome(run);
     expect(straight.losses.map((l) => l.step)).toEqual([...Array(STEPS).keys()]);
+    expect(straight.validation.map((l) => l.step)).toEqual([3, 7]);
+    expect(straight.validation[1]?.loss).toBeLessThan(straight.validation[0]?.loss ?? 0);
     expect(straight.consumed).toBe(STEPS * 4);
     for (const step of [2, 4, 6, 8]) expect(existsSync(manifestPath(run, step))).toBe(true);
   });

@@ -33,14 +33,21 @@ function storeFor(uri: string, s3: Client | undefined): ObjectStore {
   return openStore(uri, s3 === undefined ? undefined : { client: s3 });
 }
 
-export async function openDataFeed(data: JobSpec["data"], training: JobSpec["training"], place: FeedPlace, s3: Client | undefined, resume: ResumeState | undefined): Promise<DataFeed> {
-  const streams = data.streams ?? (data.source === undefined ? [] : [{ name: "main", source: data.source, weight: 1, format: data.format }]);
+/** Training reads the spec's source or streams; validation reads validation.source, or the held-out fraction of them. */
+export type FeedRole = "train" | "validation";
+
+export async function openDataFeed(data: JobSpec["data"], training: JobSpec["training"], place: FeedPlace, s3: Client | undefined, resume: ResumeState | undefined, role: FeedRole = "train"): Promise<DataFeed> {
+  const separate = role === "validation" ? data.validation?.source : undefined;
+  const streams =
+    separate !== undefined
+      ? [{ name: "validation", source: separate, weight: 1, format: data.format }]
+      : (data.streams ?? (data.source === undefined ? [] : [{ name: "main", source: data.source, weight: 1, format: data.format }]));
   if (streams.length === 0) throw new ConfigError("spec.data: give source or streams");
   const formats = new Set(streams.map((s) => s.format ?? data.format));
   const common = { jobUid: place.jobUid, attempt: place.attempt, contextLength: place.contextLength, globalBatch: training.globalBatchSize, rank: place.rank, worldSize: place.worldSize, seed: data.shuffleSeed, shuffle: data.shuffle };
   if (formats.has("tokens")) {
     if (formats.size > 1 || streams.length > 1) throw new ConfigError("spec.data.streams: mixing token-shard datasets is not supported yet; mix raw-text streams, or prepare one token dataset");
-    if (data.validation?.fraction !== undefined) throw new ConfigError("spec.data.validation.fraction: a held-out fraction needs raw-text streams; for token shards give validation.source");
+    if (data.validation?.fraction !== undefined && separate === undefined) throw new ConfigError("spec.data.validation.fraction: a held-out fraction needs raw-text streams; for token shards give validation.source");
     const stream = streams[0];
     if (stream === undefined) throw new ConfigError("spec.data: give source or streams");
     const loader = await TokenDataLoader.open(storeFor(stream.source, s3), { ...common, windowShards: WINDOW_SHARDS, cacheBytes: bytesOf(data.prefetchBytes), prefetchSteps: PREFETCH_STEPS }, resume);
@@ -52,7 +59,7 @@ export async function openDataFeed(data: JobSpec["data"], training: JobSpec["tra
     };
   }
   const sources: TextStreamSource[] = streams.map((s) => ({ name: s.name, store: storeFor(s.source, s3), format: (s.format ?? data.format) === "text" ? "text" : "jsonl", textField: data.textField, weight: s.weight }));
-  const split = data.validation?.fraction === undefined ? {} : { split: { heldOutFraction: data.validation.fraction, role: "train" as const } };
+  const split = data.validation?.fraction === undefined || separate !== undefined ? {} : { split: { heldOutFraction: data.validation.fraction, role } };
   const loader = await TextStreamLoader.open(sources, { ...common, tokenizer: data.tokenizer, prefetchBytes: bytesOf(data.prefetchBytes), ...split }, resume);
   return {
     fingerprint: loader.fingerprint,
@@ -60,6 +67,25 @@ export async function openDataFeed(data: JobSpec["data"], training: JobSpec["tra
     stateAt: async (step) => mergeRankStates(await gatherJson(place.collective, loader.stateAt(step))),
     close: () => loader.close(),
   };
+}
+
+/**
+ * The fixed validation set: the first micro-batches of the validation stream, read once and reused at every
+ * evaluation, so validation losses compare across steps and resumes. Undefined when the spec has no validation.
+ */
+export async function readValidationSet(data: JobSpec["data"], training: JobSpec["training"], place: FeedPlace, s3: Client | undefined): Promise<Int32Array[][] | undefined> {
+  const v = data.validation;
+  if (v === undefined) return undefined;
+  const feed = await openDataFeed(data, training, place, s3, undefined, "validation");
+  try {
+    const rowsPerStep = training.globalBatchSize / place.worldSize;
+    const steps = Math.max(1, Math.ceil((v.batches * training.microBatchSize) / rowsPerStep));
+    const sets: Int32Array[][] = [];
+    for (let step = 0; step < steps; step++) sets.push((await feed.rows(step)).map((r) => r.slice()));
+    return sets;
+  } finally {
+    await feed.close();
+  }
 }
 
 /** Every rank's copy of a JSON value, in rank order: lengths first, then the bytes padded to the longest. */

@@ -23,7 +23,7 @@ import type { TrainerLogger } from "../runtime/log.js";
 import { ProgressThrottle, etaSeconds, progressFields } from "../runtime/progress-record.js";
 import { ConfigError, type RunConfig } from "../runtime/run-config.js";
 import type { StopSignal } from "../runtime/stop-signal.js";
-import { openDataFeed, type DataFeed } from "./data-feed.js";
+import { openDataFeed, readValidationSet, type DataFeed } from "./data-feed.js";
 
 export const CODE_VERSION = `gantry-trainer/${process.env["GANTRY_CODE_VERSION"] ?? "0.1.0"}`;
 /** Checkpoint-root files rank 0 keeps current: the loss history (for the plot across restarts) and the plot. */
@@ -60,6 +60,13 @@ export interface RunOutcome {
   backend: BackendName;
   checkpoint?: CommittedCheckpoint;
   losses: LossPoint[];
+  validation: LossPoint[];
+}
+
+/** The loss history file at the checkpoint root: training loss per step, validation loss per evaluation. */
+export interface LossHistory {
+  train: LossPoint[];
+  validation: LossPoint[];
 }
 
 /** Hash of what must not change across a resume: the model, the optimisation and the data. */
@@ -69,14 +76,17 @@ export function configHash(spec: JobSpec): string {
   return createHash("sha256").update(canonicalJson({ model: spec.model, training, data: { ...spec.data, prefetchBytes: undefined, s3: undefined } })).digest("hex");
 }
 
-async function readLosses(store: CheckpointStore, before: number): Promise<LossPoint[]> {
+async function readLosses(store: CheckpointStore, before: number): Promise<LossHistory> {
+  const empty: LossHistory = { train: [], validation: [] };
   const bytes = await store.read(LOSS_HISTORY).catch(() => undefined);
-  if (bytes === undefined) return [];
+  if (bytes === undefined) return empty;
   try {
-    const parsed = JSON.parse(new TextDecoder().decode(bytes)) as unknown;
-    return Array.isArray(parsed) ? (parsed as LossPoint[]).filter((p) => typeof p.step === "number" && p.step < before) : [];
+    const parsed = JSON.parse(new TextDecoder().decode(bytes)) as Partial<LossHistory>;
+    // Entries past the checkpoint being resumed belong to an abandoned future: drop them.
+    const keep = (ps: unknown) => (Array.isArray(ps) ? (ps as LossPoint[]).filter((p) => typeof p.step === "number" && p.step < before) : []);
+    return { train: keep(parsed.train), validation: keep(parsed.validation) };
   } catch {
-    return [];
+    return empty;
   }
 }
 
@@ -131,7 +141,22 @@ export async function runTrainingJob(cfg: RunConfig, deps: RunDeps): Promise<Run
       for (const p of params) if (p.data instanceof Float32Array) await collective.broadcast(p.data, 0);
       trainer = new Trainer(train, collective, { params });
     }
-    const losses = rank === 0 ? await readLosses(store, start) : [];
+    const history = rank === 0 ? await readLosses(store, start) : { train: [], validation: [] };
+    const losses = history.train;
+    const place = { jobUid: cfg.job.uid, attempt, rank, worldSize, contextLength: context, collective };
+    const validationSet = await readValidationSet(spec.data, spec.training, place, deps.s3);
+    const evaluate = async (done: number) => {
+      if (validationSet === undefined) return;
+      let sum = 0;
+      for (const rows of validationSet) sum += await (trainer as Trainer).evaluate(rows);
+      const mean = Float32Array.of(sum / validationSet.length);
+      await collective.allReduceSum([mean]);
+      const loss = (mean[0] ?? NaN) / worldSize;
+      if (rank === 0) {
+        history.validation.push({ step: done - 1, loss });
+        log.info("validation", { step: done - 1, loss, perplexity: Math.exp(loss) });
+      }
+    };
     const writer = new CheckpointWriter(store, { keep: spec.checkpointing.keepLast, codeVersion: CODE_VERSION });
     const hash = configHash(spec);
     let lastCheckpoint: CommittedCheckpoint | undefined;
@@ -148,20 +173,20 @@ export async function runTrainingJob(cfg: RunConfig, deps: RunDeps): Promise<Run
       lastSaveAt = Date.now();
       if (rank !== 0) return;
       const state = await (trainer as Trainer).exportState();
-      const history = [...losses];
+      const snapshot: LossHistory = { train: [...history.train], validation: [...history.validation] };
       const previous = pending;
       pending = (async () => {
         await previous;
         // The history goes first: a resume keeps the entries before its checkpoint's step, so a history that runs
         // ahead of the newest committed checkpoint is harmless, and one that lags behind it cannot happen.
-        await store.write(LOSS_HISTORY, new TextEncoder().encode(JSON.stringify(history)));
+        await store.write(LOSS_HISTORY, new TextEncoder().encode(JSON.stringify(snapshot)));
         const c = await writer.save({ step, weights: state.params, optimizer: state.optimizer, tokensSeen: step * tokensPerStep, worldSize, configHash: hash, datasetFingerprint: (feed as DataFeed).fingerprint, dataState });
         // The data position commits only after the checkpoint it belongs to: the fence's step is the checkpoint's.
         await resumeStore?.commit(dataState);
-        await store.write(LOSS_PLOT, new TextEncoder().encode(lossCurveSvg(`${cfg.job.name}: training loss`, history)));
+        await store.write(LOSS_PLOT, new TextEncoder().encode(lossCurveSvg(`${cfg.job.name}: loss`, snapshot.train, snapshot.validation)));
         lastCheckpoint = c;
         log.info("checkpoint committed", { step: c.step, uri: c.uri, pruned: c.pruned });
-        publish(progressFields({ step, totalSteps: total, loss: history.at(-1)?.loss ?? NaN, tokensPerSecond: 0, checkpoint: { step: c.step, uri: c.uri, time: new Date().toISOString() } }));
+        publish(progressFields({ step, totalSteps: total, loss: snapshot.train.at(-1)?.loss ?? NaN, tokensPerSecond: 0, checkpoint: { step: c.step, uri: c.uri, time: new Date().toISOString() } }));
         return c;
       })();
       pending.catch((err: unknown) => (failure ??= err));
@@ -189,6 +214,8 @@ export async function runTrainingJob(cfg: RunConfig, deps: RunDeps): Promise<Run
         if (throttle.due(Date.now(), sample)) publish(progressFields(sample));
       }
       if (failure !== undefined) throw failure;
+      const every = spec.data.validation?.everySteps;
+      if (every !== undefined && (done % every === 0 || done === total)) await evaluate(done);
       const vote = await stop.vote(collective, rank === 0 && everyMs > 0 && Date.now() - lastSaveAt >= everyMs);
       if (vote.stop) {
         log.warn("stopping", { step: done, reason: stop.reason });
@@ -196,7 +223,7 @@ export async function runTrainingJob(cfg: RunConfig, deps: RunDeps): Promise<Run
         await pending;
         if (failure !== undefined) throw failure;
         await collective.barrier();
-        return { kind: "preempted", step: done, backend, ...(lastCheckpoint ? { checkpoint: lastCheckpoint } : {}), losses };
+        return { kind: "preempted", step: done, backend, ...(lastCheckpoint ? { checkpoint: lastCheckpoint } : {}), losses, validation: history.validation };
       }
       if (done === total || done % spec.checkpointing.everySteps === 0 || vote.save) await checkpoint(done);
     }
@@ -204,7 +231,7 @@ export async function runTrainingJob(cfg: RunConfig, deps: RunDeps): Promise<Run
     if (failure !== undefined) throw failure;
     // Rank 0 exits 0 only after the final checkpoint committed; the others wait for it, so none exits early.
     await collective.barrier();
-    return { kind: "finished", step: total, backend, ...(lastCheckpoint ? { checkpoint: lastCheckpoint } : {}), losses };
+    return { kind: "finished", step: total, backend, ...(lastCheckpoint ? { checkpoint: lastCheckpoint } : {}), losses, validation: history.validation };
   } finally {
     trainer?.dispose();
     await feed?.close().catch(() => undefined);
