@@ -42,9 +42,11 @@ lint: typecheck ## ESLint and the type checker
 
 crds: ## Regenerate crds/llmtrainingjob.yaml and docs/api.md from the zod schema
 	$(NPM) run crds
+	npx tsx helm/cli/generate.ts
 
 crds-check: ## Fail if the committed CRD or API docs differ from the schema
 	$(NPM) run crds:check
+	npx tsx helm/cli/generate.ts --check
 
 test: crds-check ## Run the whole test suite (brings the local cluster up for the integration tests)
 	$(NPM) test
@@ -82,3 +84,23 @@ bench-operator: build ## The operator on the local cluster: 100 jobs × 8 worker
 
 clean: ## Remove build outputs
 	rm -rf crds/dist crds/tsconfig.tsbuildinfo
+
+# The Helm chart and the container images (helm/, operator/Dockerfile, trainer/Dockerfile; docs/operations.md).
+.PHONY: helm-lint images
+HELM ?= $(shell command -v helm 2>/dev/null || echo $(CURDIR)/.gantry/bin/helm)
+DOCKER ?= docker
+IMAGE_REGISTRY ?= ghcr.io/gantry-dev
+# The chart's appVersion, which the chart uses as the operator image tag by default.
+IMAGE_TAG ?= $(shell awk -F'"' '/^appVersion:/ {print $$2}' helm/gantry/Chart.yaml)
+
+helm-lint: ## helm lint --strict the chart with its defaults and with every optional part on
+	$(HELM) lint --strict helm/gantry
+	$(HELM) lint --strict helm/gantry --set networkPolicy.enabled=true --set 'watchNamespaces={default}' --set metrics.serviceMonitor.enabled=true
+
+images: ## Build the operator image and the trainer's cpu and cuda images (needs a Docker engine)
+	@if ! command -v $(DOCKER) >/dev/null 2>&1 || ! $(DOCKER) info >/dev/null 2>&1; then \
+	  echo "make images: no Docker engine here ($(DOCKER) is missing or its daemon is not running). The Dockerfiles are" >&2; \
+	  echo "kept correct by review; build them on a machine with Docker (docs/operations.md, Images)." >&2; exit 1; fi
+	$(DOCKER) build -f operator/Dockerfile -t $(IMAGE_REGISTRY)/operator:$(IMAGE_TAG) .
+	$(DOCKER) build -f trainer/Dockerfile --target cpu -t $(IMAGE_REGISTRY)/trainer:$(IMAGE_TAG) .
+	$(DOCKER) build -f trainer/Dockerfile --target cuda -t $(IMAGE_REGISTRY)/trainer:$(IMAGE_TAG)-cuda .
