@@ -1,6 +1,7 @@
 // Public entry of @gantry/dataloader.
 export * from "./errors.js";
-export { sha256Hex, sha256HexAsync, verifySha256 } from "./checksum.js";
+export { sha256Hex, sha256HexAsync, verifiedBytes, verifySha256 } from "./checksum.js";
+export { HashWorkerError, Sha256WorkerPool, ownsBuffer } from "./sha256-worker-pool.js";
 export * from "./megatron/dtype.js";
 export * from "./megatron/idx-codec.js";
 export * from "./megatron/indexed-builder.js";

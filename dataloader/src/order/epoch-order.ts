@@ -50,25 +50,31 @@ export class EpochOrder {
   /** Where the `i`-th sample of the epoch lives. */
   sampleAt(i: number): SampleLocation {
     if (!Number.isInteger(i) || i < 0 || i >= this.total) throw new RangeError(`epoch ${this.epoch} has ${this.total} samples, asked for ${i}`);
-    let absolute = i;
-    if (this.config.shuffle) {
-      const window = Math.floor(this.positionOf(i) / this.config.windowShards);
-      const first = window * this.config.windowShards;
-      const start = this.starts[first] ?? 0;
-      const end = this.starts[Math.min(first + this.config.windowShards, this.positions)] ?? 0;
-      const perm = this.windowPermutation(window, end - start);
-      absolute = start + perm.at(i - start);
+    if (!this.config.shuffle) {
+      const p = this.positionOf(i);
+      return { shard: this.shardAt(p), sample: i - (this.starts[p] ?? 0) };
     }
-    const p = this.positionOf(absolute);
+    const w = this.windowHolding(i);
+    const absolute = w.start + w.perm.at(i - w.start);
+    // The shard holding `absolute` lies in this window: a scan of its few positions, not a search of the epoch.
+    let p = w.first;
+    while (p + 1 < w.last && (this.starts[p + 1] ?? 0) <= absolute) p++;
     return { shard: this.shardAt(p), sample: absolute - (this.starts[p] ?? 0) };
   }
 
-  private lastWindow: { window: number; perm: FeistelPermutation } | undefined;
+  private lastWindow: { window: number; first: number; last: number; start: number; end: number; perm: FeistelPermutation } | undefined;
 
-  /** Consecutive samples mostly share a window, so the last window's permutation is kept rather than rebuilt. */
-  private windowPermutation(window: number, size: number): FeistelPermutation {
-    if (this.lastWindow?.window !== window) this.lastWindow = { window, perm: new FeistelPermutation(size, hashWords(WINDOW_DOMAIN, this.config.seed, this.epoch, window)) };
-    return this.lastWindow.perm;
+  /** Consecutive samples mostly share a window, so the last window (its bounds and permutation) is kept rather than rebuilt. */
+  private windowHolding(i: number): { first: number; last: number; start: number; end: number; perm: FeistelPermutation } {
+    const hit = this.lastWindow;
+    if (hit !== undefined && i >= hit.start && i < hit.end) return hit;
+    const window = Math.floor(this.positionOf(i) / this.config.windowShards);
+    const first = window * this.config.windowShards;
+    const last = Math.min(first + this.config.windowShards, this.positions);
+    const start = this.starts[first] ?? 0;
+    const end = this.starts[last] ?? 0;
+    this.lastWindow = { window, first, last, start, end, perm: new FeistelPermutation(end - start, hashWords(WINDOW_DOMAIN, this.config.seed, this.epoch, window)) };
+    return this.lastWindow;
   }
 
   /** Windows in the epoch. */

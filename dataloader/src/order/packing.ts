@@ -89,6 +89,41 @@ export class ShardStreamLayout {
     return { tokens: out, documentStarts };
   }
 
+  /**
+   * Packed sample `k` read straight from the shard's whole token array: `tokens[tokenStarts[i]]` is sequence i's first
+   * token. Same result as `sample`, without a typed-array view per sequence piece (the loader's hot path).
+   */
+  sampleFrom(k: number, contextLength: number, eos: number, tokens: TokenArray, tokenStarts: Float64Array, into?: Int32Array): PackedSample {
+    if (!Number.isInteger(k) || k < 0 || k >= this.samples(contextLength)) throw new RangeError(`shard has ${this.samples(contextLength)} samples at context ${contextLength}, asked for ${k}`);
+    const want = contextLength + 1;
+    if (into !== undefined && into.length !== want) throw new RangeError(`sample buffer holds ${into.length} tokens, a sample is ${want}`);
+    const out = into ?? new Int32Array(want);
+    const documentStarts: number[] = [];
+    const sizes = this.table.sizes;
+    let pos = k * contextLength;
+    let filled = 0;
+    let i = this.sequenceAt(pos);
+    while (filled < want) {
+      const size = sizes[i] ?? 0;
+      const offset = pos - (this.starts[i] ?? 0);
+      if (offset === 0 && this.startsDocument[i] === 1) documentStarts.push(filled);
+      if (offset < size) {
+        const take = Math.min(size - offset, want - filled);
+        const from = (tokenStarts[i] ?? 0) + offset;
+        out.set(tokens.subarray(from, from + take), filled);
+        filled += take;
+        pos += take;
+        continue;
+      }
+      if (this.endsDocument[i] === 1) {
+        out[filled++] = eos;
+        pos++;
+      }
+      i++;
+    }
+    return { tokens: out, documentStarts };
+  }
+
   /** The sequence whose stream span [start, start + size + eos) holds `pos`. */
   private sequenceAt(pos: number): number {
     let lo = 0;

@@ -10,7 +10,7 @@ export interface ObjectStore {
   readonly uri: string;
   /** Bytes [offset, offset + length) of `key` (relative to the root). */
   readRange(key: string, offset: number, length: number): Promise<Uint8Array>;
-  /** The whole of `key`, whose size is `bytes` (from the manifest, so no HEAD request is needed). */
+  /** The whole of `key`, whose size is `bytes` (from the manifest, so no HEAD request is needed). Like readRange, returns a fresh array the caller owns: the loader moves its buffer to a hashing thread. */
   readAll(key: string, bytes: number): Promise<Uint8Array>;
   /** The whole of `key`, or undefined when it does not exist. */
   readIfExists(key: string): Promise<Uint8Array | undefined>;

@@ -28,9 +28,13 @@ class IdleTimeoutError extends Error {
   }
 }
 
-/** Bytes [offset, offset + length) of `object`; the final error names the object and the last cause. */
-export async function readRangeResumable(object: string, get: RangedGet, offset: number, length: number, policy: RetryPolicy, hooks: RetryHooks = {}): Promise<Uint8Array> {
-  const out = new Uint8Array(length);
+/**
+ * Bytes [offset, offset + length) of `object`; the final error names the object and the last cause. `into`, when
+ * given, is the `length` bytes to fill (a slice of the whole object's buffer saves a copy per part).
+ */
+export async function readRangeResumable(object: string, get: RangedGet, offset: number, length: number, policy: RetryPolicy, hooks: RetryHooks = {}, into?: Uint8Array): Promise<Uint8Array> {
+  if (into !== undefined && into.length !== length) throw new RangeError(`read buffer holds ${into.length} bytes, the range is ${length}`);
+  const out = into ?? new Uint8Array(length);
   let received = 0;
   let failures = 0;
   let tries = 0;
@@ -125,7 +129,9 @@ export async function readRangeParted(object: string, get: RangedGet, offset: nu
   const tasks: (() => Promise<void>)[] = [];
   for (let at = 0; at < length; at += opts.partBytes) {
     const size = Math.min(opts.partBytes, length - at);
-    tasks.push(async () => out.set(await readRangeResumable(object, get, offset + at, size, opts.policy, opts.hooks), at));
+    tasks.push(async () => {
+      await readRangeResumable(object, get, offset + at, size, opts.policy, opts.hooks, out.subarray(at, at + size));
+    });
   }
   await runPool(tasks, opts.concurrency);
   return out;
