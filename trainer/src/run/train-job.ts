@@ -180,7 +180,18 @@ export async function runTrainingJob(cfg: RunConfig, deps: RunDeps): Promise<Run
         // The history goes first: a resume keeps the entries before its checkpoint's step, so a history that runs
         // ahead of the newest committed checkpoint is harmless, and one that lags behind it cannot happen.
         await store.write(LOSS_HISTORY, new TextEncoder().encode(JSON.stringify(snapshot)));
-        const c = await writer.save({ step, weights: state.params, optimizer: state.optimizer, tokensSeen: step * tokensPerStep, worldSize, configHash: hash, datasetFingerprint: (feed as DataFeed).fingerprint, dataState });
+        const c = await writer.save({
+          step,
+          weights: state.params,
+          optimizer: state.optimizer,
+          tokensSeen: step * tokensPerStep,
+          worldSize,
+          configHash: hash,
+          datasetFingerprint: (feed as DataFeed).fingerprint,
+          dataState,
+          // Enough to rebuild the model from the checkpoint alone (gantry-generate, the Hugging Face export).
+          extra: { model: JSON.stringify(train.model), tokenizer: spec.data.tokenizer },
+        });
         // The data position commits only after the checkpoint it belongs to: the fence's step is the checkpoint's.
         await resumeStore?.commit(dataState);
         await store.write(LOSS_PLOT, new TextEncoder().encode(lossCurveSvg(`${cfg.job.name}: loss`, snapshot.train, snapshot.validation)));
