@@ -1,5 +1,6 @@
 // bench-dataloader: what the dataloader delivers from S3 against what minio's raw parallel ranged GETs fetch, measured
-// side by side on the same shards in one run, and time to first batch on a 100,000-shard manifest.
+// side by side on the same shards in one run, and time to first batch on a 100,000-shard manifest, fresh and resumed at
+// step 1,000,000 (no fast-forward: the position is arithmetic on the consumed-sample counter).
 // Needs the local cluster's S3 server (make cluster-up); reads its address from the environment or .gantry/env.
 import { randomBytes } from "node:crypto";
 import { availableParallelism } from "node:os";
@@ -10,6 +11,8 @@ import { printResult, printTable } from "../table.js";
 
 const TARGET_RATIO = 0.9; // the loader delivers at least 90% of raw ranged-GET throughput
 const TARGET_TTFB_S = 2; // first batch within 2 s on a 100,000-shard manifest
+const TARGET_RESUME_RATIO = 1.2; // a resume at a late step reaches its first batch as fast as step 0 (20% for noise)
+const RESUME_STEP = 1_000_000;
 
 const SHARDS = 12;
 const SHARD_TOKENS = 16 * 1024 * 1024; // 32 MiB of uint16 per shard: 4 parts, so a 4-shard window keeps 16 GETs in flight
@@ -89,8 +92,10 @@ const loaderConfig = (over: Partial<LoaderConfig> = {}): LoaderConfig => ({
 /** The dataloader over the same shards: one full epoch of packed samples; counts each delivered token once. */
 async function loaderRound(store: S3Store): Promise<{ bytes: number; s: number; samples: number }> {
   const start = process.hrtime.bigint();
-  const loader = await TokenDataLoader.open(store, loaderConfig());
-  const steps = Math.floor(loader.order.samplesPerEpoch / 32);
+  const probe = await TokenDataLoader.open(store, loaderConfig());
+  const steps = Math.floor(probe.order.samplesPerEpoch / 32);
+  // A job of exactly one epoch, which the trainer tells the loader: nothing past its last step is downloaded.
+  const loader = new TokenDataLoader(store, probe.manifest, loaderConfig({ lastStep: steps - 1 }), undefined, probe.fingerprint);
   let samples = 0;
   for (let step = 0; step < steps; step++) samples += (await loader.batch(step)).samples.length;
   return { bytes: samples * CONTEXT * 2, s: seconds(start), samples };
@@ -154,15 +159,38 @@ async function main(): Promise<void> {
 
   const wide = new S3Store(client, bucket, `${root}wide/`);
   const manifestBytes = await writeWideManifest(wide);
+  const wideConfig = loaderConfig({ contextLength: 1024, globalBatch: 64, worldSize: 8, rank: 3 });
+  // The state a checkpoint at step RESUME_STEP would hold: consumed samples = RESUME_STEP x 64, many epochs in.
+  const reference = await TokenDataLoader.open(wide, wideConfig);
+  const resume = reference.stateAt(RESUME_STEP);
   const ttfb: number[] = [];
+  const ttfbResumed: number[] = [];
+  const firstFresh: number[] = [];
+  const firstResumed: number[] = [];
+  // Interleaved, so both see the same server and the same load; open = read and parse index.json, then build the loader.
   for (let r = 0; r < 3; r++) {
-    const start = process.hrtime.bigint();
-    const loader = await TokenDataLoader.open(wide, loaderConfig({ contextLength: 1024, globalBatch: 64, worldSize: 8, rank: 3 }));
-    const first = await loader.batch(0);
-    ttfb.push(seconds(start));
-    if (first.samples.length !== 8) throw new Error(`first batch has ${first.samples.length} samples, expected 8`);
+    for (const late of [false, true]) {
+      const step = late ? RESUME_STEP : 0;
+      const start = process.hrtime.bigint();
+      const loader = await TokenDataLoader.open(wide, wideConfig, late ? resume : undefined);
+      const first = await loader.batch(step);
+      (late ? ttfbResumed : ttfb).push(seconds(start));
+      if (first.samples.length !== 8) throw new Error(`first batch has ${first.samples.length} samples, expected 8`);
+      const expected = late ? RESUME_STEP * 64 + 3 * 8 : 3 * 8;
+      if (first.locations[0]?.global !== expected) throw new Error(`first sample is ${first.locations[0]?.global}, expected ${expected}`);
+    }
+    // The loader alone, manifest already in memory (what is left once index.json is cached): the order, the plan, one batch.
+    for (const late of [false, true]) {
+      const start = process.hrtime.bigint();
+      const loader = new TokenDataLoader(wide, reference.manifest, wideConfig, late ? resume : undefined, reference.fingerprint);
+      await loader.batch(late ? RESUME_STEP : 0);
+      (late ? firstResumed : firstFresh).push(seconds(start));
+    }
   }
   const ttfbS = median(ttfb);
+  const ttfbResumedS = median(ttfbResumed);
+  const resumeRatio = ttfbResumedS / ttfbS;
+  const loaderOnlyRatio = median(firstResumed) / median(firstFresh);
   await cleanup();
 
   const mib = (bps: number) => bps / 2 ** 20;
@@ -172,10 +200,12 @@ async function main(): Promise<void> {
     { path: "dataloader, shards already cached (CPU only)", "MiB/s": mib(cachedRate) },
   ]);
   console.log(`${availableParallelism()} CPU(s) shared by the S3 server and this process: fetching, sha256 of every shard and packing compete with the server for them.`);
-  printTable(`Time to first batch, ${MANIFEST_SHARDS.toLocaleString("en-US")}-shard manifest (${(manifestBytes / 2 ** 20).toFixed(1)} MiB index.json), 3 runs (median)`, [
-    { step: "open manifest + first batch", seconds: ttfbS },
+  printTable(`Time to first batch, ${MANIFEST_SHARDS.toLocaleString("en-US")}-shard manifest (${(manifestBytes / 2 ** 20).toFixed(1)} MiB index.json), rank 3 of 8, 3 interleaved runs (median)`, [
+    { start: "fresh, step 0", "open manifest + first batch (s)": ttfbS, "loader only, manifest in memory (s)": median(firstFresh) },
+    { start: `resumed at step ${RESUME_STEP.toLocaleString("en-US")} (epoch ${resume.epoch})`, "open manifest + first batch (s)": ttfbResumedS, "loader only, manifest in memory (s)": median(firstResumed) },
   ]);
   console.log(`delivered/raw: ${ratio.toFixed(3)} (target >= ${TARGET_RATIO}); time to first batch: ${ttfbS.toFixed(3)} s (target < ${TARGET_TTFB_S} s)`);
+  console.log(`resumed/fresh time to first batch: ${resumeRatio.toFixed(3)} (target <= ${TARGET_RESUME_RATIO}: no fast-forward); loader only: ${loaderOnlyRatio.toFixed(3)}`);
   printResult({
     bench: "dataloader",
     raw_mib_per_s: Number(mib(rawRate).toFixed(1)),
@@ -186,7 +216,13 @@ async function main(): Promise<void> {
     manifest_shards: MANIFEST_SHARDS,
     manifest_mib: Number((manifestBytes / 2 ** 20).toFixed(1)),
     time_to_first_batch_s: Number(ttfbS.toFixed(3)),
-    meets: { loader_to_raw_ratio: ratio >= TARGET_RATIO, time_to_first_batch_s: ttfbS < TARGET_TTFB_S },
+    resume_step: RESUME_STEP,
+    resumed_time_to_first_batch_s: Number(ttfbResumedS.toFixed(3)),
+    resumed_to_fresh_ratio: Number(resumeRatio.toFixed(3)),
+    loader_only_first_batch_ms: Number((median(firstFresh) * 1e3).toFixed(1)),
+    loader_only_resumed_first_batch_ms: Number((median(firstResumed) * 1e3).toFixed(1)),
+    loader_only_resumed_to_fresh_ratio: Number(loaderOnlyRatio.toFixed(3)),
+    meets: { loader_to_raw_ratio: ratio >= TARGET_RATIO, time_to_first_batch_s: ttfbS < TARGET_TTFB_S, resumed_to_fresh_ratio: resumeRatio <= TARGET_RESUME_RATIO },
   });
 }
 
