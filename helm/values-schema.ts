@@ -168,7 +168,7 @@ export const ChartValues = z
       .strict()
       .prefault({}),
     // Helm adds `global` when the chart is a subchart.
-    global: k8sObject.optional(),
+    global: k8sObject.optional().describe("Set by Helm when this chart is a subchart; Gantry reads nothing from it."),
   })
   .strict();
 
