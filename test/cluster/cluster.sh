@@ -6,6 +6,13 @@
 #   bash test/cluster/cluster.sh down     stop everything this state folder started, also after a crash
 #   bash test/cluster/cluster.sh status   say what runs
 #
+# Optional, not part of up/status (see README.md, "Autoscaler: Karpenter"):
+#   bash test/cluster/cluster.sh karpenter-up       on a running cluster: install Karpenter's CRDs and the NodePool
+#                                                   gantry-burst, start Karpenter (KWOK provider), wait until Ready
+#   bash test/cluster/cluster.sh karpenter-down     delete the NodePool (its nodes go), stop Karpenter
+#   bash test/cluster/cluster.sh karpenter-status   exit 0 if Karpenter runs
+#   GANTRY_KARPENTER=1 with up                      also runs karpenter-up
+#
 # Environment (defaults in brackets):
 #   GANTRY_STATE_DIR [<repo>/.gantry]   kubeconfig, env file, PKI, data, logs and PIDs
 #   GANTRY_BIN_DIR   [$GANTRY_STATE_DIR/bin]  the binaries from test/cluster/build.sh
@@ -14,6 +21,9 @@
 #   GANTRY_CM_PORT [30257] GANTRY_SCHEDULER_PORT [30259] GANTRY_KWOK_PORT [30247]
 #   GANTRY_REDIS_PORT [36379] GANTRY_S3_PORT [37070]
 #   GANTRY_NODES ["gpu-a100:2 gpu-spot:2 cpu:1"]  node pools and their sizes
+#   GANTRY_KARPENTER_DIR [$GANTRY_STATE_DIR/karpenter]  karpenter-kwok and crds/ from test/cluster/build-karpenter.sh
+#   GANTRY_KARPENTER_METRICS_PORT [30280] GANTRY_KARPENTER_HEALTH_PORT [30281] (plus GANTRY_PORT_OFFSET)
+#   GANTRY_KARPENTER_LOG_LEVEL [info]
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -398,6 +408,11 @@ EOF
 
 down() {
   local stopped=()
+  # The optional autoscaler first, so that it does not react to the control plane going away.
+  if [[ -f $PIDS/karpenter.pid ]]; then
+    alive karpenter && stopped+=(karpenter)
+    stop_one karpenter
+  fi
   for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do
     local name=${COMPONENTS[$i]}
     if [[ -f $PIDS/$name.pid ]]; then
@@ -435,12 +450,109 @@ status() {
   return $rc
 }
 
+# --- optional: Karpenter with its KWOK provider, the autoscaler ---------------------------------------------------
+# Not in COMPONENTS: `status` (and so "is the cluster up") does not depend on it, and up starts it only on request.
+
+KARPENTER_DIR=${GANTRY_KARPENTER_DIR:-$STATE/karpenter}
+KARPENTER_RUN=$RUN/karpenter
+KARPENTER_NODEPOOL=gantry-burst
+if [[ -f $KARPENTER_RUN/ports.env ]]; then
+  # shellcheck disable=SC1091
+  source "$KARPENTER_RUN/ports.env"
+fi
+KARPENTER_METRICS_PORT=${KARPENTER_METRICS_PORT:-$((${GANTRY_KARPENTER_METRICS_PORT:-30280} + OFF))}
+KARPENTER_HEALTH_PORT=${KARPENTER_HEALTH_PORT:-$((${GANTRY_KARPENTER_HEALTH_PORT:-30281} + OFF))}
+
+karpenter_ready() { curl -fsS "http://127.0.0.1:$KARPENTER_HEALTH_PORT/readyz"; }
+nodepool_ready() {
+  [[ $(kctl get nodepool "$KARPENTER_NODEPOOL" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}') == True ]]
+}
+
+karpenter_up() {
+  [[ -x $KARPENTER_DIR/karpenter-kwok && -d $KARPENTER_DIR/crds ]] ||
+    die "Karpenter is not built ($KARPENTER_DIR/karpenter-kwok). Build it with: bash test/cluster/build-karpenter.sh"
+  if ! { [[ -f $PKI/ca.crt ]] && api /readyz >/dev/null 2>&1; }; then
+    die "the cluster is not up: run bash test/cluster/cluster.sh up first"
+  fi
+  mkdir -p "$KARPENTER_RUN" "$LOGS" "$PIDS"
+  trap on_failure EXIT
+  local t0=$SECONDS
+  if keep_if_healthy karpenter karpenter_ready; then
+    nodepool_ready || wait_for karpenter 60 nodepool_ready
+    trap - EXIT
+    log "karpenter already runs (pid $(pid_of karpenter))"
+    return 0
+  fi
+  check_port "karpenter metrics" "$KARPENTER_METRICS_PORT" GANTRY_KARPENTER_METRICS_PORT
+  check_port "karpenter health" "$KARPENTER_HEALTH_PORT" GANTRY_KARPENTER_HEALTH_PORT
+  declare -p KARPENTER_METRICS_PORT KARPENTER_HEALTH_PORT | sed 's/^declare -- //' >"$KARPENTER_RUN/ports.env"
+  # Like KWOK's: a client certificate of its own, in system:masters (a local cluster; the chart's RBAC is not used).
+  cert karpenter gantry-karpenter system:masters
+  local kc=$RUN/karpenter.kubeconfig
+  kubeconfig karpenter "$kc"
+  kctl apply --server-side --force-conflicts -f "$KARPENTER_DIR/crds" >/dev/null
+  kctl wait --for condition=Established --timeout 60s -f "$KARPENTER_DIR/crds" >/dev/null
+  kctl apply -f "$HERE/karpenter/nodepool.yaml" >/dev/null
+  cp "$HERE/karpenter/instance-types.json" "$KARPENTER_RUN/instance-types.json"
+  # Ports of their own (the defaults 8080/8081 are the operator's); no leader election (one replica, no webhook).
+  start karpenter env KUBECONFIG="$kc" SYSTEM_NAMESPACE=kube-system CLUSTER_NAME=gantry-local \
+    DISABLE_LEADER_ELECTION=true METRICS_PORT="$KARPENTER_METRICS_PORT" HEALTH_PROBE_PORT="$KARPENTER_HEALTH_PORT" \
+    LOG_LEVEL="${GANTRY_KARPENTER_LOG_LEVEL:-info}" BATCH_MAX_DURATION=5s BATCH_IDLE_DURATION=1s \
+    "$KARPENTER_DIR/karpenter-kwok" --instance-types-file-path "$KARPENTER_RUN/instance-types.json"
+  wait_for karpenter 120 karpenter_ready
+  wait_for karpenter 60 nodepool_ready
+  trap - EXIT
+  log "karpenter up in $((SECONDS - t0))s (NodePool $KARPENTER_NODEPOOL, log $LOGS/karpenter.log)"
+}
+
+karpenter_down() {
+  # Delete the NodePool while Karpenter still runs, so that it drains and deletes the nodes it made (their
+  # finalizer is Karpenter's); then stop it. Anything left (Karpenter already dead) is removed by hand.
+  if [[ -f $PKI/ca.crt ]] && api /readyz >/dev/null 2>&1 && kctl get crd nodepools.karpenter.sh >/dev/null 2>&1; then
+    kctl delete nodepool "$KARPENTER_NODEPOOL" --ignore-not-found --wait=false >/dev/null
+    if alive karpenter; then
+      local deadline=$((SECONDS + 60))
+      while [[ -n $(kctl get nodeclaims -l "karpenter.sh/nodepool=$KARPENTER_NODEPOOL" -o name 2>/dev/null) ]] && ((SECONDS < deadline)); do
+        sleep 1
+      done
+    fi
+  fi
+  local was=""
+  alive karpenter && was=yes
+  stop_one karpenter
+  if [[ -f $PKI/ca.crt ]] && api /readyz >/dev/null 2>&1 && kctl get crd nodepools.karpenter.sh >/dev/null 2>&1; then
+    local o
+    for o in $(kctl get nodeclaims -o name 2>/dev/null) $(kctl get nodes -l karpenter.sh/nodepool -o name 2>/dev/null); do
+      log "removing leftover $o"
+      kctl patch "$o" --type merge -p '{"metadata":{"finalizers":null}}' >/dev/null 2>&1 || true
+      kctl delete "$o" --ignore-not-found --wait=false >/dev/null 2>&1 || true
+    done
+  fi
+  rm -rf "$KARPENTER_RUN"
+  log "karpenter down${was:+ (stopped)}"
+}
+
+karpenter_status() {
+  if alive karpenter; then
+    printf '%-20s running (pid %s)\n' karpenter "$(pid_of karpenter)"
+  else
+    printf '%-20s stopped\n' karpenter
+    return 1
+  fi
+}
+
 case ${1:-} in
-up) up ;;
+up)
+  up
+  if [[ ${GANTRY_KARPENTER:-} == 1 ]]; then karpenter_up; fi
+  ;;
 down) down ;;
 status) status ;;
+karpenter-up) karpenter_up ;;
+karpenter-down) karpenter_down ;;
+karpenter-status) karpenter_status ;;
 *)
-  echo "usage: $0 {up|down|status}" >&2
+  echo "usage: $0 {up|down|status|karpenter-up|karpenter-down|karpenter-status}" >&2
   exit 2
   ;;
 esac
