@@ -40,6 +40,22 @@ describe("leader election", () => {
     expect(led).toEqual(["a", "b"]);
     b.stop();
   });
+
+  it("a replica that stops gracefully hands the lease back, so the standby leads at its next renew", async () => {
+    const make = (identity: string) => new LeaderElector({ kc, namespace: ns.name, name: "gantry-release", identity, leaseSeconds: 30, renewSeconds: 0.5, log });
+    const a = make("replica-a");
+    const b = make("replica-b");
+    a.run(() => undefined, () => undefined);
+    await waitFor("replica a to lead", () => a.isLeader(), (x) => x);
+    b.run(() => undefined, () => undefined);
+    await a.release();
+    expect(a.isLeader()).toBe(false);
+    // b takes over well inside the 30 s the lease would otherwise have needed to expire.
+    await waitFor("replica b to take over", () => b.isLeader(), (x) => x, { timeoutMs: 10_000 });
+    const lease = await kc.makeApiClient(CoordinationV1Api).readNamespacedLease({ name: "gantry-release", namespace: ns.name });
+    expect(lease.spec?.holderIdentity).toBe("replica-b");
+    b.stop();
+  });
 });
 
 describe("the operator's RBAC", () => {

@@ -42,6 +42,7 @@ async function main(): Promise<void> {
   const shutdown = async (code: number) => {
     elector?.stop();
     await controller.stop();
+    await elector?.release();
     server.close();
     process.exit(code);
   };
