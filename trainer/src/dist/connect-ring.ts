@@ -23,8 +23,10 @@ export interface ConnectOptions {
   rendezvousTimeoutMs?: number;
   /** A link with no progress for this long while a collective waits on it is a lost peer (default 120 s). */
   peerTimeoutMs?: number;
-  /** All-reduce bucket size (default 4 MiB). */
+  /** All-reduce bucket size (default 16 MiB). */
   bucketBytes?: number;
+  /** Frame size within a chunk (default 256 KiB). */
+  pieceBytes?: number;
 }
 
 const HELLO_TAG = 0xffffffff;
@@ -54,7 +56,8 @@ export async function connectCollective(options: ConnectOptions): Promise<Collec
     await outbound.send(HELLO_TAG, new TextEncoder().encode(JSON.stringify({ group: book.group, rank, worldSize } satisfies Hello)));
     const prev = await inbound.promise;
     const closeServer = () => new Promise<void>((resolve) => server.close(() => resolve()));
-    return new RingCollective(rank, worldSize, { next: outbound, prev }, { ...(options.bucketBytes === undefined ? {} : { bucketBytes: options.bucketBytes }), onClose: closeServer });
+    const ring = { ...(options.bucketBytes === undefined ? {} : { bucketBytes: options.bucketBytes }), ...(options.pieceBytes === undefined ? {} : { pieceBytes: options.pieceBytes }) };
+    return new RingCollective(rank, worldSize, { next: outbound, prev }, { ...ring, onClose: closeServer });
   } catch (err) {
     inbound.cancel();
     server.close();

@@ -1,5 +1,8 @@
 // One TCP connection speaking frames: sends with backpressure (a send resolves when the bytes are in the kernel), and
-// receives in order with an inactivity timeout. Any close, error or silence is reported once, as a PeerLostError.
+// receives in order with an inactivity timeout. An error, a silence, or a closed connection that is still needed (a
+// receive with nothing queued, any send) is reported once, as a PeerLostError. A peer that closes after its last
+// frame is not a failure until this side asks for more: the ranks of a ring finish their last collective at
+// slightly different times.
 import type { Socket } from "node:net";
 import { PeerLostError } from "./errors.js";
 import { FrameDecoder, encodeFrameHeader, type Frame } from "./frame-codec.js";
@@ -16,6 +19,8 @@ export class FramedSocket {
   private waiter: Waiter | undefined;
   private failure: Error | undefined;
   private closing = false;
+  /** The peer closed its side: frames already queued are still delivered. */
+  private ended = false;
   private readonly lostListeners: ((err: Error) => void)[] = [];
 
   constructor(
@@ -28,8 +33,8 @@ export class FramedSocket {
   ) {
     socket.setNoDelay(true);
     socket.on("data", (chunk: Buffer) => this.onData(chunk));
-    socket.on("end", () => this.lose("connection closed by the peer"));
-    socket.on("close", () => this.lose("connection closed"));
+    socket.on("end", () => this.onEnd());
+    socket.on("close", (hadError: boolean) => (hadError ? this.lose("connection closed after an error") : this.onEnd()));
     socket.on("error", (err: Error) => this.lose(describe(err)));
   }
 
@@ -52,6 +57,7 @@ export class FramedSocket {
     const ready = this.frames.shift();
     if (ready !== undefined) return Promise.resolve(ready);
     if (this.failure !== undefined) return Promise.reject(this.failure);
+    if (this.ended) return Promise.reject(this.lose(CLOSED));
     if (this.waiter !== undefined) return Promise.reject(new Error("FramedSocket.recv called while another recv is pending"));
     return new Promise<Frame>((resolve, reject) => {
       this.waiter = { resolve, reject, timer: this.silenceTimer() };
@@ -61,6 +67,7 @@ export class FramedSocket {
   /** Writes one frame; resolves once the socket has taken all of it (the body must not change until then). */
   send(tag: number, body: Uint8Array): Promise<void> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
+    if (this.ended) return Promise.reject(this.lose(CLOSED));
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => this.lose(`a send of ${body.length} bytes did not complete within ${this.timeoutMs} ms`), this.timeoutMs);
       const done = (err?: Error | null) => {
@@ -110,6 +117,11 @@ export class FramedSocket {
     }
   }
 
+  private onEnd(): void {
+    this.ended = true;
+    if (this.waiter !== undefined && this.frames.length === 0) this.lose(CLOSED);
+  }
+
   private silenceTimer(): NodeJS.Timeout {
     return setTimeout(() => this.lose(`no data for ${this.timeoutMs} ms`), this.timeoutMs);
   }
@@ -122,15 +134,18 @@ export class FramedSocket {
     waiter.reject(err);
   }
 
-  private lose(reason: string): void {
-    if (this.failure !== undefined) return;
+  private lose(reason: string): Error {
+    if (this.failure !== undefined) return this.failure;
     const err = new PeerLostError(this.rank, this.peer, reason);
     this.failure = err;
     this.rejectWaiter(err);
     this.socket.destroy();
     for (const l of this.lostListeners.splice(0)) l(err);
+    return err;
   }
 }
+
+const CLOSED = "connection closed by the peer";
 
 function describe(err: unknown): string {
   if (!(err instanceof Error)) return String(err);

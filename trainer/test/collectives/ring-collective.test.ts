@@ -62,7 +62,8 @@ describe("ring all-reduce", () => {
   for (const n of [2, 3, 4]) {
     it(`sums ${n} ranks bitwise in the documented order: odd, empty, shorter-than-world and multi-part inputs`, async () => {
       const bucketBytes = 13 * 4;
-      const ranks = await ring(n, { bucketBytes });
+      // Pieces of 2 floats: chunks stream as several frames, forwarded one by one.
+      const ranks = await ring(n, { bucketBytes, pieceBytes: 8 });
       const shapes = [[1], [0], [n - 1], [37], [5, 0, 12, 1, 29], [101]];
       for (const [s, lengths] of shapes.entries()) {
         const inputs = ranks.map((_, r) => lengths.map((l, p) => values(1000 * s + 10 * r + p, l)));
