@@ -478,6 +478,7 @@ karpenter_up() {
   trap on_failure EXIT
   local t0=$SECONDS
   if keep_if_healthy karpenter karpenter_ready; then
+    kctl apply -f "$HERE/karpenter/nodepool.yaml" >/dev/null # picks up edits; unchanged objects are left alone
     nodepool_ready || wait_for karpenter 60 nodepool_ready
     trap - EXIT
     log "karpenter already runs (pid $(pid_of karpenter))"
