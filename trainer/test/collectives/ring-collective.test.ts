@@ -134,6 +134,16 @@ describe("ring broadcast, all-gather, barrier", () => {
   });
 });
 
+describe("shutdown", () => {
+  it("lets a rank close as soon as its last collective returns while the others still finish theirs", async () => {
+    const ranks = await ring(4, { pieceBytes: 1024 });
+    const inputs = ranks.map((_, r) => [values(r, 50_000)]);
+    const done = ranks.map((c, r) => c.allReduceSum(inputs[r] as Float32Array[]).then(() => c.close()));
+    await Promise.all(done);
+    for (const parts of inputs) expect(parts.map(bits)).toEqual(inputs[0]?.map(bits));
+  });
+});
+
 describe("peer loss", () => {
   const within = <T>(p: Promise<T>, ms: number) => Promise.race([p, new Promise<"hung">((r) => setTimeout(() => r("hung"), ms))]);
 
