@@ -33,6 +33,7 @@ export * from "./loader/shard-reader.js";
 export * from "./loader/token-loader.js";
 export * from "./prepare/dataset-writer.js";
 export * from "./prepare/prepare-dataset.js";
+export * from "./prepare/prepare-checkpoint.js";
 export * from "./text/tokenizers.js";
 export * from "./text/documents.js";
 export * from "./mix/mix-schedule.js";

@@ -86,7 +86,11 @@ describe("prepare arguments", () => {
       textField: "text",
       tokenizer: "cl100k_base",
       shardBytes: 100_000_000,
+      threads: 2,
+      restart: false,
     });
+    expect(parsePrepareArgs(["--output", "x", "--threads", "0", "--restart", "f"])).toMatchObject({ threads: 0, restart: true });
+    expect(() => parsePrepareArgs(["--output", "x", "--threads", "two", "f"])).toThrow(/--threads must be an integer/);
     expect(parseBytes("64Mi")).toBe(67_108_864);
     expect(() => parseBytes("64MB")).toThrow(/not a size/);
     expect(() => parsePrepareArgs(["--output", "x", "--tokenizer", "llama", "f"])).toThrow(/--tokenizer must be one of gpt2, cl100k_base, bytes/);

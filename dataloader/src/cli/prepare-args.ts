@@ -12,6 +12,11 @@ Tokenizes JSONL (one {"text": ...} object per line) or .txt files into Megatron 
   --text-field NAME   JSONL field holding the text (default: text)
   --tokenizer T       ${TOKENIZER_NAMES.join(", ")} (default: gpt2)
   --shard-size SIZE   target .bin size per shard, e.g. 64Mi, 100M (default: 64Mi)
+  --threads N         tokenizer worker threads (default: 2; 0 tokenizes on the main thread)
+  --restart           ignore the partial manifest (index.partial.json) an interrupted run left, and start over
+
+An interrupted run leaves index.partial.json listing the shards already uploaded; rerunning the same command keeps
+them and continues after their last document, producing the same bytes as a run that was never interrupted.
 `;
 
 export class UsageError extends Error {
@@ -28,6 +33,8 @@ export interface PrepareArgs {
   textField: string;
   tokenizer: TokenizerName;
   shardBytes: number;
+  threads: number;
+  restart: boolean;
 }
 
 const UNITS: Record<string, number> = { "": 1, k: 1e3, M: 1e6, G: 1e9, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30 };
@@ -54,6 +61,8 @@ export function parsePrepareArgs(argv: readonly string[]): PrepareArgs {
         "text-field": { type: "string", default: "text" },
         tokenizer: { type: "string", default: "gpt2" },
         "shard-size": { type: "string" },
+        threads: { type: "string", default: "2" },
+        restart: { type: "boolean", default: false },
       },
     });
   } catch (err) {
@@ -66,6 +75,8 @@ export function parsePrepareArgs(argv: readonly string[]): PrepareArgs {
   if (format !== "jsonl" && format !== "text") throw new UsageError(`--format must be jsonl or text, not ${format}`);
   const tokenizer = TOKENIZER_NAMES.find((t) => t === values.tokenizer);
   if (tokenizer === undefined) throw new UsageError(`--tokenizer must be one of ${TOKENIZER_NAMES.join(", ")}, not ${values.tokenizer}`);
+  const threads = Number(values.threads);
+  if (!/^\d+$/.test(values.threads) || threads > 64) throw new UsageError(`--threads must be an integer from 0 to 64, not ${values.threads}`);
   return {
     output: values.output,
     inputs: positionals,
@@ -73,5 +84,7 @@ export function parsePrepareArgs(argv: readonly string[]): PrepareArgs {
     textField: values["text-field"],
     tokenizer,
     shardBytes: values["shard-size"] === undefined ? DEFAULT_SHARD_BYTES : parseBytes(values["shard-size"]),
+    threads,
+    restart: values.restart,
   };
 }

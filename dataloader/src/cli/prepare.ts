@@ -41,25 +41,38 @@ async function main(argv: string[]): Promise<number> {
   const files = await inputFiles(args.inputs, args.format);
   if (files.length === 0) throw new UsageError(`no ${args.format} files under ${args.inputs.join(", ")}`);
   const store = openStore(args.output, parseSourceUri(args.output).kind === "s3" ? { client: s3FromEnv() } : undefined);
-  const bar = new SingleBar({ format: "{bar} {value}/{total} files | {docs} docs | {tokens} tokens", hideCursor: true }, Presets.shades_classic);
+  const bar = new SingleBar({ format: "{bar} {value}/{total} files | {docs} docs | {tokens} tokens | {rate} tokens/s", hideCursor: true }, Presets.shades_classic);
   let docs = 0;
   let tokens = 0;
-  const seen = new Set<string>();
-  bar.start(files.length, 0, { docs, tokens });
+  let fileIndex = 0;
+  let lastFile = "";
+  const started = process.hrtime.bigint();
+  const rate = () => Math.round(tokens / Math.max(1e-9, Number(process.hrtime.bigint() - started) / 1e9)).toLocaleString("en-US");
+  bar.start(files.length, 0, { docs, tokens, rate: 0 });
   const manifest = await prepareDataset(store, {
     files,
     format: args.format,
     textField: args.textField,
     tokenizer: tokenizerFor(args.tokenizer),
     shardBytes: args.shardBytes,
+    threads: args.threads,
+    restart: args.restart,
+    onResume: (kept, next) => {
+      fileIndex = next.file;
+      if (kept > 0) bar.update(fileIndex, { docs, tokens, rate: 0 });
+      if (kept > 0) console.log(`\nresuming: ${kept} shard(s) kept from an interrupted run; continuing at document ${next.document} of ${files[next.file] ?? "the end"}`);
+    },
     onDocument: (file, n) => {
       docs++;
       tokens += n;
-      seen.add(file);
-      if (docs % 1000 === 0) bar.update(seen.size, { docs, tokens });
+      if (file !== lastFile) {
+        if (lastFile !== "") fileIndex++;
+        lastFile = file;
+      }
+      if (docs % 1000 === 0) bar.update(fileIndex, { docs, tokens, rate: rate() });
     },
   });
-  bar.update(files.length, { docs, tokens });
+  bar.update(files.length, { docs, tokens, rate: rate() });
   bar.stop();
   console.log(`wrote ${manifest.shards.length} shard(s), ${docs} documents, ${tokens} tokens to ${store.uri}`);
   return 0;

@@ -1,5 +1,5 @@
 // Shards in a local folder (file:///path), read with positioned reads.
-import { mkdir, open, readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join, relative, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 import { ObjectReadError } from "../errors.js";
@@ -54,6 +54,10 @@ export class FileStore implements ObjectStore {
     const path = this.path(key);
     await mkdir(dirname(path), { recursive: true });
     await writeFile(path, bytes);
+  }
+
+  async remove(key: string): Promise<void> {
+    await rm(this.path(key), { force: true });
   }
 
   async *list(): AsyncIterable<ObjectInfo> {

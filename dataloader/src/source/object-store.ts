@@ -15,6 +15,8 @@ export interface ObjectStore {
   /** The whole of `key`, or undefined when it does not exist. */
   readIfExists(key: string): Promise<Uint8Array | undefined>;
   write(key: string, bytes: Uint8Array): Promise<void>;
+  /** Deletes `key` if it exists (prepare drops its partial manifest once index.json is written); optional for stores that cannot. */
+  remove?(key: string): Promise<void>;
   /** Every object under the root; slow on big buckets, so only a fallback when there is no manifest. */
   list(): AsyncIterable<ObjectInfo>;
 }

@@ -17,7 +17,7 @@ export interface S3StoreOptions {
   hooks?: RetryHooks;
 }
 
-type S3Client = Pick<Client, "getPartialObject" | "putObject" | "listObjectsV2">;
+type S3Client = Pick<Client, "getPartialObject" | "putObject" | "listObjectsV2"> & Partial<Pick<Client, "removeObject">>;
 
 export class S3Store implements ObjectStore {
   readonly uri: string;
@@ -68,6 +68,11 @@ export class S3Store implements ObjectStore {
 
   async write(key: string, bytes: Uint8Array): Promise<void> {
     await this.client.putObject(this.bucket, this.prefix + key, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), bytes.length);
+  }
+
+  async remove(key: string): Promise<void> {
+    // S3 deletes are idempotent: a missing key is not an error.
+    await this.client.removeObject?.(this.bucket, this.prefix + key);
   }
 
   async *list(): AsyncIterable<ObjectInfo> {
