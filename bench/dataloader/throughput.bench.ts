@@ -3,7 +3,7 @@
 // step 1,000,000 (no fast-forward: the position is arithmetic on the consumed-sample counter).
 // Needs the local cluster's S3 server (make cluster-up); reads its address from the environment or .gantry/env.
 import { randomBytes } from "node:crypto";
-import { availableParallelism } from "node:os";
+import { availableParallelism, loadavg } from "node:os";
 import type { Client } from "minio";
 import { IndexedShardBuilder, S3Store, TokenDataLoader, createS3Client, runPool, shardEntry, shardName, writeManifest, type LoaderConfig, type Manifest } from "@gantry/dataloader";
 import { readClusterEnv } from "../../test/support/cluster-env.js";
@@ -213,6 +213,8 @@ async function main(): Promise<void> {
     loader_to_raw_ratio: Number(ratio.toFixed(3)),
     cached_loader_mib_per_s: Number(mib(cachedRate).toFixed(1)),
     cpus: availableParallelism(),
+    // Other processes on the same cores move every figure; this says how busy the machine was.
+    load_average_1m: Number((loadavg()[0] ?? 0).toFixed(2)),
     manifest_shards: MANIFEST_SHARDS,
     manifest_mib: Number((manifestBytes / 2 ** 20).toFixed(1)),
     time_to_first_batch_s: Number(ttfbS.toFixed(3)),
