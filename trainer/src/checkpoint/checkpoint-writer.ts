@@ -118,8 +118,9 @@ export class CheckpointWriter {
     const entries: Record<string, FileEntry> = {};
     await Promise.all(
       files.map(async (f) => {
-        entries[f.name] = { bytes: f.bytes.length, sha256: await sha256HexAsync(f.bytes) };
-        await this.put(stepKey(step, f.name), f.bytes);
+        // Hashing runs on the thread pool while the bytes upload.
+        const [sha256] = await Promise.all([sha256HexAsync(f.bytes), this.put(stepKey(step, f.name), f.bytes)]);
+        entries[f.name] = { bytes: f.bytes.length, sha256 };
       }),
     );
     const manifest: CheckpointManifest = {
