@@ -88,6 +88,36 @@ afterAll(async () => {
 }, 180_000);
 
 describe("autoscaling with Karpenter's KWOK provider", () => {
+  it("leaves pending pods that do not tolerate the pool's taint alone, so other tests' unschedulable pods get no nodes", async () => {
+    const namespace = ns?.name ?? "";
+    // Everything right for the pool except the toleration: the taint alone keeps Karpenter away.
+    await core.createNamespacedPod({
+      namespace,
+      body: {
+        metadata: { name: "untolerated" },
+        spec: {
+          nodeSelector: BURST_POOL.nodeSelector,
+          containers: [{ name: "main", image: "gantry/none:test", resources: { requests: { "nvidia.com/gpu": "8" }, limits: { "nvidia.com/gpu": "8" } } }],
+        },
+      },
+    });
+    try {
+      // Karpenter's own verdict on the pod (the scheduler's FailedScheduling comes from default-scheduler).
+      const verdict = await waitFor(
+        "Karpenter to decline the pod",
+        async () => (await core.listNamespacedEvent({ namespace, fieldSelector: "involvedObject.name=untolerated" })).items.filter((e) => e.source?.component === "karpenter"),
+        (events) => events.some((e) => e.reason === "FailedScheduling"),
+        { timeoutMs: 60_000, intervalMs: 500 },
+      );
+      expect(verdict.find((e) => e.reason === "FailedScheduling")?.message).toContain("gantry.dev/autoscaled");
+      expect(await nodeClaims()).toEqual([]);
+      const pod = await core.readNamespacedPod({ name: "untolerated", namespace });
+      expect(pod.spec?.nodeName).toBeUndefined();
+    } finally {
+      await core.deleteNamespacedPod({ name: "untolerated", namespace, gracePeriodSeconds: 0 });
+    }
+  });
+
   it("adds GPU nodes for a job that does not fit, runs it, and removes the nodes after it finishes", async () => {
     const jobs = new TestJobs(kc, ns?.name ?? "");
     // The pool starts empty (a previous run's nodes may still be being consolidated): every GPU this job gets,
