@@ -52,8 +52,7 @@ export function terminationMessage(file: string | undefined, policy: string | un
   const written = file?.trim() ? Buffer.from(file).subarray(0, MAX_MESSAGE_BYTES).toString("utf8") : undefined;
   if (written !== undefined) return written;
   if (policy !== "FallbackToLogsOnError" || exitCode === 0) return undefined;
-  const lines = logTail().split("\n");
-  const tail = lines.slice(-FALLBACK_LOG_LINES - 1).join("\n");
+  const tail = logTail().trimEnd().split("\n").slice(-FALLBACK_LOG_LINES).join("\n");
   const bytes = Buffer.from(tail);
   const text = bytes.subarray(Math.max(0, bytes.length - FALLBACK_LOG_BYTES)).toString("utf8").trim();
   return text || undefined;
