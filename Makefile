@@ -19,8 +19,9 @@ setup: ## Install everything: Node packages, system packages, and the local cont
 cluster-deps: ## Install redis-server, openssl, curl from Debian when missing
 	bash test/cluster/install-deps.sh
 
-cluster-build: ## Build kube-apiserver, controller-manager, scheduler, kubectl, etcd, KWOK, helm and versitygw (cached outside the clone)
+cluster-build: ## Build kube-apiserver, controller-manager, scheduler, kubectl, etcd, KWOK, helm, versitygw and Karpenter's KWOK provider (cached outside the clone)
 	bash test/cluster/build.sh >/dev/null
+	bash test/cluster/build-karpenter.sh >/dev/null
 
 cluster-up: ## Start the local control plane, Redis and S3; writes .gantry/kubeconfig and .gantry/env
 	bash test/cluster/cluster.sh up
