@@ -19,7 +19,7 @@ const CANARY = "GANTRY_NODE_AGENT_CANARY";
 let ns: TestNamespace;
 let agent: NodeAgentProcess;
 
-const startAgent = () => startNodeAgent(env, { node, gpus: 2, ipBase, taints: [`${PRIVATE}=${node}:NoSchedule`], labels: { [PRIVATE]: node }, env: { [CANARY]: "the agent's own" } });
+const startAgent = () => startNodeAgent(env, { node, gpus: 2, ipBase, taints: [`${PRIVATE}=${node}:NoSchedule`], labels: { [PRIVATE]: node }, heartbeatSeconds: 2, env: { [CANARY]: "the agent's own" } });
 
 beforeAll(async () => {
   ns = await freshNamespace(kc, "agent");
@@ -221,6 +221,15 @@ describe("exits", () => {
   });
 });
 
+describe("the trainer image", () => {
+  it("runs the real trainer from the checkout: without the operator's environment it exits 2 and says why", async () => {
+    await createPod("trainer", [{ name: "trainer", image: "ghcr.io/gantry-dev/trainer:0.1.0", command: ["node", "/app/dist/main.js"] }]);
+    const pod = await waitFor("the trainer pod to fail", () => readPod("trainer"), (p) => p.status?.phase === "Failed", { timeoutMs: 40_000 });
+    expect(terminated(pod, "trainer")).toMatchObject({ exitCode: 2, reason: "Error", message: "environment variable GANTRY_JOB_NAME is not set" });
+    expect(logOf(pod, "trainer")).toContain('"exitCode":2');
+  });
+});
+
 describe("deletion", () => {
   it("sends SIGTERM to the process group; the trap exits 76, which is reported before the deletion finishes", async () => {
     await createPod("trap", [echo(["--fork-child", "--sleep", "120000"])], { terminationGracePeriodSeconds: 20 });
@@ -275,5 +284,18 @@ describe("restarts", () => {
     await waitFor(`process ${pid} to be gone`, () => processAlive(pid), (alive) => !alive, { timeoutMs: 5_000 });
     await createPod("after", [echo(["--message", "fresh"])]);
     expect(terminated(await waitPhase("after", "Succeeded"))).toMatchObject({ exitCode: 0, message: "fresh" });
+  });
+});
+
+describe("node loss", () => {
+  it("kills its pods' processes and exits 3 when its Node is deleted, as a reclaimed machine", async () => {
+    await createPod("doomed", [echo(["--sleep", "120000"])]);
+    const running = await waitPhase("doomed", "Running");
+    await waitFor("the fixture to start", () => logOf(running), (l) => l.includes('"pid"'));
+    const pid = printedPid(running);
+    const exited = new Promise<number | null>((resolve) => agent.child.on("exit", (code) => resolve(code)));
+    await core.deleteNode({ name: node });
+    expect(await exited).toBe(3);
+    expect(processAlive(pid)).toBe(false);
   });
 });
