@@ -15,7 +15,7 @@ const TARGET_RATIO = 0.7;
 const BYTES = Number(process.env["ALLREDUCE_MB"] ?? 64) * 1024 * 1024;
 const ROUNDS = Number(process.env["ALLREDUCE_ROUNDS"] ?? 8);
 const BUCKETS = (process.env["ALLREDUCE_BUCKETS_MB"] ?? "4,16,64").split(",").map((m) => Number(m) * 1024 * 1024);
-const PIECE_BYTES = Number(process.env["ALLREDUCE_PIECE_KB"] ?? 256) * 1024;
+const PIECE_BYTES = Number(process.env["ALLREDUCE_PIECE_KB"] ?? 1024) * 1024;
 const REPEATS = Number(process.env["ALLREDUCE_REPEATS"] ?? 3);
 const SELF = fileURLToPath(import.meta.url);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
@@ -173,7 +173,7 @@ async function main(): Promise<void> {
   const identical: boolean[] = [];
   const ratios: Record<number, number> = {};
   // Raw and all-reduce runs alternate, REPEATS times each, and the medians are compared: a shared 2-core machine is noisy.
-  for (const n of [2, 4]) {
+  for (const n of (process.env["ALLREDUCE_RANKS"] ?? "2,4").split(",").map(Number)) {
     const perRank = ((2 * (n - 1)) / n) * BYTES * ROUNDS;
     const raws: number[] = [];
     const rings = new Map<number, number[]>(BUCKETS.map((b) => [b, []]));

@@ -25,7 +25,7 @@ export interface ConnectOptions {
   peerTimeoutMs?: number;
   /** All-reduce bucket size (default 16 MiB). */
   bucketBytes?: number;
-  /** Frame size within a chunk (default 256 KiB). */
+  /** Frame size within a chunk (default 1 MiB). */
   pieceBytes?: number;
 }
 
