@@ -9,7 +9,7 @@ import { TokenizerPool, type EncoderName } from "@gantry/dataloader";
 import { printResult, printTable } from "../table.js";
 
 const TARGET_SCALING = 1.7; // 2 threads deliver at least 1.7x one thread: near-linear on 2 cores
-const TEXT_BYTES = 4 * 1024 * 1024;
+const TEXT_BYTES = 2 * 1024 * 1024;
 const BATCH_BYTES = 256 * 1024; // what the text stream loader sends per request
 const ROUNDS = 3;
 
@@ -77,7 +77,10 @@ async function pooled(jsonl: string, pool: TokenizerPool): Promise<{ tokens: num
   const lane = async () => {
     while (next < work.length) {
       const batch = work[next++];
-      if (batch !== undefined) tokens += (await pool.encode(batch)).tokens.length;
+      if (batch === undefined) continue;
+      // Awaited before adding: `tokens += await ...` would read `tokens` before the await and lose other lanes' counts.
+      const encoded = await pool.encode(batch);
+      tokens += encoded.tokens.length;
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, pool.threads * 2) }, lane));
@@ -121,6 +124,11 @@ async function main(): Promise<void> {
     for (const p of pools) add(p.label, await pooled(jsonl, p.pool));
   }
   for (const p of pools) await p.pool.close();
+  // Every path must have encoded the same corpus into the same number of tokens, or its rate means nothing.
+  for (const p of pools) {
+    const reference = p.name === "gpt2" ? "gpt-tokenizer r50k (gpt2), direct" : "js-tiktoken cl100k_base, direct";
+    if (tokenCounts.get(p.label) !== tokenCounts.get(reference)) throw new Error(`${p.label} counted ${tokenCounts.get(p.label)} tokens, ${reference} ${tokenCounts.get(reference)}`);
+  }
 
   const rate = (label: string) => median(rates.get(label) ?? []);
   const rows = [...rates.keys()].map((label) => {
