@@ -1,7 +1,7 @@
 // The local node agent (test/node-agent): a Node it registers runs real processes for the pods bound to it, with
 // their environment, loopback pod IPs, status, exit codes, termination messages and the kubelet's deletion protocol.
 import { randomBytes } from "node:crypto";
-import { CoordinationV1Api, CoreV1Api, Watch, type V1Container, type V1Pod, type V1PodSpec } from "@kubernetes/client-node";
+import { CoordinationV1Api, CoreV1Api, PatchStrategy, Watch, setHeaderOptions, type V1Container, type V1Pod, type V1PodSpec } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { defaultIpBase } from "../node-agent/loopback-ips.js";
 import { freshNamespace, kubeConfig, type TestNamespace } from "../support/kube.js";
@@ -284,6 +284,41 @@ describe("restarts", () => {
     await waitFor(`process ${pid} to be gone`, () => processAlive(pid), (alive) => !alive, { timeoutMs: 5_000 });
     await createPod("after", [echo(["--message", "fresh"])]);
     expect(terminated(await waitPhase("after", "Succeeded"))).toMatchObject({ exitCode: 0, message: "fresh" });
+  });
+});
+
+describe("heartbeats", () => {
+  const lease = kc.makeApiClient(CoordinationV1Api);
+  const renewed = async () => new Date((await lease.readNamespacedLease({ name: node, namespace: "kube-node-lease" })).spec?.renewTime ?? 0).getTime();
+  const annotate = (value: string | null) =>
+    core.patchNode({ name: node, body: { metadata: { annotations: { "gantry.dev/simulate-not-ready": value } } } }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch));
+
+  it("renews the Lease, stops while the node is marked as a dead kubelet, and resumes after", async () => {
+    const first = await renewed();
+    await waitFor("the Lease to be renewed", renewed, (t) => t > first, { timeoutMs: 10_000 });
+    await annotate("true");
+    await new Promise((r) => setTimeout(r, 2500)); // a beat in flight when the annotation landed may still renew once
+    const frozen = await renewed();
+    await new Promise((r) => setTimeout(r, 4500)); // two heartbeat intervals
+    expect(await renewed()).toBe(frozen);
+    await annotate(null);
+    await waitFor("the Lease to be renewed again", renewed, (t) => t > frozen, { timeoutMs: 10_000 });
+  });
+});
+
+describe("stopping the agent", () => {
+  it("sends SIGTERM to its pods, posts their final status and exits 0; a new agent serves the node again", async () => {
+    await createPod("at-stop", [echo(["--sleep", "120000"])], { terminationGracePeriodSeconds: 5 });
+    const running = await waitPhase("at-stop", "Running");
+    await waitFor("the fixture to start", () => logOf(running), (l) => l.includes('"pid"'));
+    expect(await agent.stop("SIGTERM")).toBe(0);
+    const pod = await readPod("at-stop");
+    expect(pod.status?.phase).toBe("Failed");
+    expect(terminated(pod)).toMatchObject({ exitCode: 76, message: "got SIGTERM" });
+    expect(processAlive(printedPid(running))).toBe(false);
+    agent = await startAgent();
+    await createPod("after-stop", [echo([])]);
+    await waitPhase("after-stop", "Succeeded");
   });
 });
 
