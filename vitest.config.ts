@@ -3,7 +3,8 @@ import { defineConfig } from "vitest/config";
 
 // One runner for the whole repository, two projects:
 //   unit         <pkg>/test/**: pure, no services
-//   integration  test/integration/**: against the local control plane, Redis and S3, which global-setup brings up
+//   integration  test/integration/** and test/e2e/**: against the local control plane, Redis and S3, which
+//                global-setup brings up
 export default defineConfig({
   // Tests run against the sources, so they need no build first.
   resolve: {
@@ -23,13 +24,14 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: "unit", include: ["{crds,operator,trainer,dataloader}/test/**/*.test.ts"] },
+        test: { name: "unit", include: ["{crds,operator,trainer,dataloader}/test/**/*.test.ts", "test/node-agent/test/**/*.test.ts"] },
       },
       {
         extends: true,
         test: {
           name: "integration",
-          include: ["test/integration/**/*.test.ts"],
+          // The end-to-end stories share the cluster, so they run in this project, one file at a time with the rest.
+          include: ["test/integration/**/*.test.ts", "test/e2e/**/*.test.ts"],
           globalSetup: ["./test/integration/global-setup.ts"],
           // One file at a time: some tests restart the API server or reshape node pools for everyone.
           fileParallelism: false,

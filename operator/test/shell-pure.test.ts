@@ -58,6 +58,15 @@ describe("observePod", () => {
     expect(pod?.ready).toBe(false);
     expect(observePod({ metadata: { name: "other" } })).toBeUndefined();
   });
+
+  it("treats a container its kubelet lost (ContainerStatusUnknown) as a disruption, not a failure", () => {
+    const pod = observePod({
+      metadata: { name: "j-0-1", labels: { "gantry.dev/attempt": "0", "gantry.dev/worker": "1" } },
+      status: { phase: "Failed", reason: "NodeAgentRestarted", containerStatuses: [{ name: "trainer", image: "x", imageID: "", ready: false, restartCount: 0, state: { terminated: { exitCode: 137, reason: "ContainerStatusUnknown", message: "the agent restarted" } } }] },
+    });
+    expect(pod?.disruption).toEqual({ reason: "ContainerStatusUnknown", message: "the agent restarted" });
+    expect(pod?.exit).toEqual({ code: 137, reason: "ContainerStatusUnknown", message: "the agent restarted" });
+  });
 });
 
 describe("observeNode", () => {

@@ -408,7 +408,9 @@ EOF
 
 down() {
   local stopped=()
-  # The optional autoscaler first, so that it does not react to the control plane going away.
+  # Local node agents first: they give their pods' processes the grace period the stray-process sweep would not.
+  bash "$HERE/node-agent.sh" stop --all >/dev/null 2>&1 || true
+  # The optional autoscaler next, so that it does not react to the control plane going away.
   if [[ -f $PIDS/karpenter.pid ]]; then
     alive karpenter && stopped+=(karpenter)
     stop_one karpenter

@@ -44,6 +44,10 @@ export function observePod(pod: V1Pod): ObservedPod | undefined {
     out.exit = { code: terminated.exitCode };
     if (terminated.reason) out.exit.reason = terminated.reason;
     if (terminated.message) out.exit.message = terminated.message;
+    // The kubelet lost the container (its node restarted): the worker did not fail, its machine did.
+    if (terminated.reason === "ContainerStatusUnknown" && out.disruption === undefined) {
+      out.disruption = { reason: "ContainerStatusUnknown", message: terminated.message ?? pod.status?.message ?? "the node lost the container" };
+    }
   }
   return out;
 }

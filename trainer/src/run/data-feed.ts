@@ -7,6 +7,7 @@ import type { Client } from "minio";
 import type { Collective } from "../dist/collective.js";
 import { ConfigError } from "../runtime/run-config.js";
 import { bytesOf } from "../runtime/quantity.js";
+import { totalSteps } from "../train/train-config.js";
 
 export interface DataFeed {
   readonly fingerprint: string;
@@ -50,7 +51,9 @@ export async function openDataFeed(data: JobSpec["data"], training: JobSpec["tra
     if (data.validation?.fraction !== undefined && separate === undefined) throw new ConfigError("spec.data.validation.fraction: a held-out fraction needs raw-text streams; for token shards give validation.source");
     const stream = streams[0];
     if (stream === undefined) throw new ConfigError("spec.data: give source or streams");
-    const loader = await TokenDataLoader.open(storeFor(stream.source, s3), { ...common, windowShards: WINDOW_SHARDS, cacheBytes: bytesOf(data.prefetchBytes), prefetchSteps: PREFETCH_STEPS }, resume);
+    // lastStep stops read-ahead at the job's end instead of fetching the next epoch's first windows.
+    const lastStep = totalSteps(training, place.contextLength) - 1;
+    const loader = await TokenDataLoader.open(storeFor(stream.source, s3), { ...common, windowShards: WINDOW_SHARDS, cacheBytes: bytesOf(data.prefetchBytes), prefetchSteps: PREFETCH_STEPS, lastStep }, resume);
     return {
       fingerprint: loader.fingerprint,
       rows: async (step) => (await loader.batch(step)).samples.map((s) => s.tokens),

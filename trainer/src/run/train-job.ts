@@ -106,7 +106,8 @@ export async function runTrainingJob(cfg: RunConfig, deps: RunDeps): Promise<Run
     worldSize,
     book: new RedisAddressBook(deps.redis as Redis, cfg.job.uid, attempt),
     advertiseHost: cfg.host,
-    listenHost: cfg.host === "127.0.0.1" ? "127.0.0.1" : "0.0.0.0",
+    // The pod's own IP: several pods on one host (the local node agent) each bind their own address.
+    listenHost: cfg.host,
     port: cfg.port,
     ...(deps.peerTimeoutMs === undefined ? {} : { peerTimeoutMs: deps.peerTimeoutMs }),
     ...(deps.rendezvousTimeoutMs === undefined ? {} : { rendezvousTimeoutMs: deps.rendezvousTimeoutMs }),
