@@ -4,7 +4,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { printResult, printTable, type Row } from "../table.js";
 import { selectBackend, type BackendName } from "../../trainer/src/backend/select-backend.js";
-import { SoloCollective } from "../../trainer/src/dist/collective.js";
+import { SoloCollective } from "../../trainer/src/collective/collective.js";
 import type { ModelConfig } from "../../trainer/src/model/model-config.js";
 import { flopsPerToken, parameterCount } from "../../trainer/src/model/param-layout.js";
 import { Trainer } from "../../trainer/src/train/trainer.js";

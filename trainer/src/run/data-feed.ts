@@ -4,7 +4,7 @@
 import type { JobSpec } from "@gantry/crds";
 import { TextStreamLoader, TokenDataLoader, mergeRankStates, openStore, type ObjectStore, type ResumeState, type TextStreamSource } from "@gantry/dataloader";
 import type { Client } from "minio";
-import type { Collective } from "../dist/collective.js";
+import type { Collective } from "../collective/collective.js";
 import { ConfigError } from "../runtime/run-config.js";
 import { bytesOf } from "../runtime/quantity.js";
 import { totalSteps } from "../train/train-config.js";

@@ -15,7 +15,7 @@ import {
   UnsupportedSourceError,
 } from "@gantry/dataloader";
 import { CorruptCheckpointError } from "../checkpoint/errors.js";
-import { RendezvousConfigError } from "../dist/errors.js";
+import { RendezvousConfigError } from "../collective/errors.js";
 import { ModelConfigError } from "../model/model-config.js";
 import { ParamImportError } from "../model/param-io.js";
 import { TrainConfigError } from "../train/train-config.js";

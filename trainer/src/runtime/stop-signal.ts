@@ -1,7 +1,7 @@
 // Preemption: SIGTERM may reach one rank before the others, or only some. Every rank checks in at each step
 // boundary through a small all-reduce, so all of them stop after the same step, checkpoint it and exit. The same
 // vote carries rank 0's time-based "checkpoint now", since clocks differ between ranks.
-import type { Collective } from "../dist/collective.js";
+import type { Collective } from "../collective/collective.js";
 
 export class StopSignal {
   private requested: string | undefined;

@@ -3,7 +3,7 @@
 // host reads tensors only with the asynchronous .data(), and every intermediate is disposed.
 import * as tf from "@tensorflow/tfjs-core";
 import type { NamedArray } from "../checkpoint/named-array.js";
-import type { Collective } from "../dist/collective.js";
+import type { Collective } from "../collective/collective.js";
 import { forward, crossEntropy, type ForwardOptions } from "../model/gpt.js";
 import { structureWeights } from "../model/gpt-weights.js";
 import { initParams } from "../model/init-params.js";

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { FrameDecoder, FrameFormatError, encodeFrameHeader } from "../../src/dist/frame-codec.js";
+import { FrameDecoder, FrameFormatError, encodeFrameHeader } from "../../src/collective/frame-codec.js";
 
 const encode = (tag: number, body: Uint8Array) => {
   const out = new Uint8Array(8 + body.length);

@@ -1,10 +1,10 @@
 // The ring on loopback, all ranks in this process, addresses exchanged through an in-memory book.
 import { afterEach, describe, expect, it } from "vitest";
 import { EXIT } from "@gantry/crds";
-import { connectCollective, type ConnectOptions } from "../../src/dist/connect-ring.js";
-import { PeerLostError, RendezvousTimeoutError } from "../../src/dist/errors.js";
-import { MemoryAddressBook } from "../../src/dist/rendezvous.js";
-import { RingCollective } from "../../src/dist/ring-collective.js";
+import { connectCollective, type ConnectOptions } from "../../src/collective/connect-ring.js";
+import { PeerLostError, RendezvousTimeoutError } from "../../src/collective/errors.js";
+import { MemoryAddressBook } from "../../src/collective/rendezvous.js";
+import { RingCollective } from "../../src/collective/ring-collective.js";
 
 const open: RingCollective[] = [];
 afterEach(async () => {

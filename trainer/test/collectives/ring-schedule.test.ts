@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { allGatherStep, chunkBounds, planBuckets, reduceScatterStep, reductionOrder } from "../../src/dist/ring-schedule.js";
+import { allGatherStep, chunkBounds, planBuckets, reduceScatterStep, reductionOrder } from "../../src/collective/ring-schedule.js";
 
 describe("bucket plan", () => {
   it("covers every element of every part exactly once, in order, in buckets of the given size", () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { progressFromRecord } from "@gantry/crds";
 import { ProgressThrottle, etaSeconds, progressFields } from "../../src/runtime/progress-record.js";
 import { StopSignal } from "../../src/runtime/stop-signal.js";
-import { SoloCollective, type Collective } from "../../src/dist/collective.js";
+import { SoloCollective, type Collective } from "../../src/collective/collective.js";
 import { lossCurveSvg } from "../../src/runtime/loss-plot.js";
 
 describe("the progress record", () => {

@@ -1,5 +1,5 @@
 // An in-process Collective for W ranks (test double): allReduceSum waits for every rank, then sums in rank order.
-import type { Collective } from "../../src/dist/collective.js";
+import type { Collective } from "../../src/collective/collective.js";
 
 export class LocalGroup {
   private pending: { parts: Float32Array[]; resolve: () => void }[] = [];

@@ -3,7 +3,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import type { NamedArray } from "../../src/checkpoint/named-array.js";
 import { selectBackend, type BackendName } from "../../src/backend/select-backend.js";
-import { SoloCollective } from "../../src/dist/collective.js";
+import { SoloCollective } from "../../src/collective/collective.js";
 import { Trainer } from "../../src/train/trainer.js";
 import { tinyTrain, tokenRows } from "../model/tiny.js";
 

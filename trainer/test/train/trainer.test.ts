@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NamedArray } from "../../src/checkpoint/named-array.js";
 import { selectBackend } from "../../src/backend/select-backend.js";
-import { SoloCollective, type Collective } from "../../src/dist/collective.js";
+import { SoloCollective, type Collective } from "../../src/collective/collective.js";
 import { BatchError } from "../../src/train/micro-batches.js";
 import { TrainConfigError } from "../../src/train/train-config.js";
 import { Trainer } from "../../src/train/trainer.js";

@@ -2,7 +2,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { selectBackend } from "../../src/backend/select-backend.js";
-import { SoloCollective } from "../../src/dist/collective.js";
+import { SoloCollective } from "../../src/collective/collective.js";
 import { Trainer } from "../../src/train/trainer.js";
 import { tinyTrain, tokenRows } from "../model/tiny.js";
 
