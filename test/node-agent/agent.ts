@@ -12,7 +12,7 @@ import { allocatePodIp } from "./loopback-ips.js";
 import { NodeHeartbeat } from "./node-heartbeat.js";
 import type { NodeOptions } from "./node-manifest.js";
 import { decide, isTerminal, viewPod, type LocalPodView, type Step } from "./pod-decision.js";
-import { containerFiles, pidFiles, podDirectories, podDirectory, type ContainerFiles } from "./pod-files.js";
+import { claimPodDirectory, containerFiles, pidFiles, podDirectories, podDirectory, podDirectoryNode, type ContainerFiles } from "./pod-files.js";
 import { podStatus, terminationMessage, terminationReason, type ContainerState, type ContainerView } from "./pod-status.js";
 import { PodWatch } from "./pod-watch.js";
 
@@ -104,7 +104,8 @@ export class NodeAgent {
   private killOrphansOfVanishedPods(): void {
     const known = new Set(this.watch.list().map((p) => p.metadata?.uid));
     for (const { dir, uid } of podDirectories(this.o.stateDir)) {
-      if (known.has(uid)) continue;
+      // Agents of other nodes share the state folder: only this node's pods are ours to sweep.
+      if (known.has(uid) || podDirectoryNode(dir) !== this.o.node.name) continue;
       for (const f of pidFiles(dir)) if (killRecordedProcess(f)) this.o.log.warn("killed a process left by a previous agent", { pidFile: f });
     }
   }
@@ -222,6 +223,7 @@ export class NodeAgent {
     const spec = pod.spec ?? { containers: [] };
     const dir = this.dirOf(pod);
     mkdirSync(dir, { recursive: true });
+    claimPodDirectory(dir, this.o.node.name);
     const rec: PodRecord = {
       uid: meta.uid ?? "",
       namespace: meta.namespace ?? "",
