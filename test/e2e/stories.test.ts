@@ -26,7 +26,9 @@ afterAll(async () => {
   await story?.close();
 });
 
-const STEPS = 40;
+const STEPS = 60;
+// Long enough that the small gang is still training when the capacity arrives.
+const ELASTIC_STEPS = 240;
 const PAIR = "gantry.dev/e2e-pair";
 const pinned = (pair: string) => ({ nodeSelector: { "gantry.dev/test-pool": story.ns.name, [PAIR]: pair } });
 
@@ -81,7 +83,7 @@ describe("the failure story", () => {
 describe("the elastic story", () => {
   it("min 1, max 2 with room for 1 runs with 1 worker, grows to 2 at the next attempt, and no sample is lost or repeated", async () => {
     const first = await story.addNode("f", { [PAIR]: "elastic" });
-    await story.jobs.create("elastic", story.spec({ workers: 2, steps: STEPS, elastic: { minWorkers: 1, maxWorkers: 2 }, scheduling: { ...pinned("elastic"), gangTimeoutSeconds: 10 } }));
+    await story.jobs.create("elastic", story.spec({ workers: 2, steps: ELASTIC_STEPS, checkpointEvery: 8, elastic: { minWorkers: 1, maxWorkers: 2 }, scheduling: { ...pinned("elastic"), gangTimeoutSeconds: 10 } }));
     const small = await waitFor("elastic to run with 1 worker", () => story.jobs.read("elastic"), (j) => j.status?.phase === "Running" && j.status.workers?.desired === 1, { timeoutMs: 180_000 });
     const smallAttempt = small.status?.attempt ?? 0;
     await waitFor("a checkpoint at world size 1", () => story.manifest("elastic", 8), (m) => m !== undefined, { timeoutMs: 180_000, intervalMs: 250 });
@@ -94,13 +96,13 @@ describe("the elastic story", () => {
     // The dataloader's accounting at every checkpoint: exactly step × globalBatch samples consumed, whatever the
     // world size that took each step.
     const sizes = new Set<number>();
-    for (let step = 4; step <= STEPS; step += 4) {
+    for (let step = 8; step <= ELASTIC_STEPS; step += 8) {
       const m = await story.manifest("elastic", step);
       if (m === undefined) continue;
       expect(m.dataState.consumedSamples).toBe(step * 4);
       sizes.add(m.worldSize);
     }
     expect(sizes).toEqual(new Set([1, 2]));
-    expect((await story.losses("elastic")).train.map((l) => l.step)).toEqual([...Array(STEPS).keys()]);
+    expect((await story.losses("elastic")).train.map((l) => l.step)).toEqual([...Array(ELASTIC_STEPS).keys()]);
   }, 900_000);
 });

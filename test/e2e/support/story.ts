@@ -90,14 +90,14 @@ export class Story {
   }
 
   /** A small but real training job: 2-layer decoder, bytes tokenizer, checkpoints every 4 steps. */
-  spec(over: { workers?: number; steps?: number; source?: string; elastic?: Record<string, unknown>; scheduling?: Record<string, unknown> } = {}): Record<string, unknown> {
+  spec(over: { workers?: number; steps?: number; source?: string; elastic?: Record<string, unknown>; scheduling?: Record<string, unknown>; checkpointEvery?: number } = {}): Record<string, unknown> {
     return {
       workers: over.workers ?? 2,
       ...(over.elastic ? { elastic: over.elastic } : {}),
       model: { preset: "tiny", layers: 1, dModel: 32, heads: 2, contextLength: 32, dropout: 0.1 },
       data: { source: over.source ?? this.dataUri, format: "tokens", tokenizer: "bytes", s3: { credentialsSecret: { name: "s3" } } },
       training: { steps: over.steps ?? 40, globalBatchSize: 4, microBatchSize: 1, logEverySteps: 5, seed: 3, optimizer: { lr: 0.01 }, schedule: { warmupSteps: 4 } },
-      checkpointing: { everySteps: 4, keepLast: 20 },
+      checkpointing: { everySteps: over.checkpointEvery ?? 4, keepLast: 100 },
       resources: { gpusPerWorker: 1, cpu: "1", memory: "1Gi" },
       scheduling: this.scheduling(over.scheduling),
     };
