@@ -65,9 +65,8 @@ operator: ## Run the operator in the foreground against $$KUBECONFIG (default: t
 validate: ## Validate the example jobs offline, as the operator will
 	npx tsx crds/src/cli/validate.ts examples/*.yaml
 
-demo: validate ## Today: validates the examples. The end-to-end training run arrives with the end-to-end issue.
-	@echo "demo: the example jobs above are valid LLMTrainingJobs. The trainer and the end-to-end run are not built yet;"
-	@echo "      make cluster-up and make operator run the local cluster and the operator today."
+demo: build ## The whole story on this machine: a 2-worker job trains, a spot node is reclaimed, it resumes exactly and succeeds
+	npx tsx demo/demo.ts
 
 bench: bench-api bench-operator bench-dataloader bench-dataloader-memory ## Run every benchmark
 

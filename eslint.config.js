@@ -16,7 +16,7 @@ export default tseslint.config(
   },
   {
     // Command-line entry points and benchmarks print to stdout by design.
-    files: ["**/cli/**/*.ts", "bench/**/*.ts"],
+    files: ["**/cli/**/*.ts", "bench/**/*.ts", "demo/**/*.ts"],
     rules: { "no-console": "off" },
   },
 );

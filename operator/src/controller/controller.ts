@@ -260,7 +260,10 @@ export class Controller {
     };
     const phase = (job.status as { phase?: string } | undefined)?.phase;
     const active = phase === "Running" || phase === "Restarting" || phase === "Scheduling";
-    const progress = active ? await this.progress?.read(uid) : undefined;
+    // When worker 0 has finished, the job is about to be Succeeded: its final record (the last checkpoint) must not
+    // wait out the read interval, or status would keep an older step for good.
+    const finishing = pods.some((p) => p.worker === 0 && p.phase === "Succeeded");
+    const progress = active ? await this.progress?.read(uid, Date.now(), finishing) : undefined;
     if (progress) observed.progress = progress;
     const result = plan(job, observed, new Date(), this.options.plan ?? DEFAULT_PLAN_CONFIG);
     const ref: JobRef = { name: job.metadata.name, namespace: ns, uid };

@@ -17,10 +17,10 @@ export class ProgressReader {
     this.redis.on("error", (err: Error) => this.log.debug("progress redis error", { error: err.message }));
   }
 
-  /** The latest record of the job, read again only when the cached one is older than the interval. */
-  async read(jobUid: string, now = Date.now()): Promise<Progress | undefined> {
+  /** The latest record of the job, read again only when the cached one is older than the interval, or when `fresh`. */
+  async read(jobUid: string, now = Date.now(), fresh = false): Promise<Progress | undefined> {
     const hit = this.cache.get(jobUid);
-    if (hit && now - hit.at < this.intervalMs) return hit.value;
+    if (hit && !fresh && now - hit.at < this.intervalMs) return hit.value;
     let value: Progress | undefined;
     try {
       value = progressFromRecord(await this.redis.hgetall(progressKey(jobUid)));
