@@ -5,7 +5,7 @@ SHELL := /bin/bash
 NPM ?= npm
 NODE_MAJOR := $(shell node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
 
-.PHONY: help setup build typecheck lint test test-unit test-integration crds crds-check validate demo bench bench-api bench-operator bench-dataloader bench-dataloader-memory \
+.PHONY: help setup build typecheck lint test test-unit test-integration crds crds-check validate demo bench bench-api bench-operator bench-dataloader bench-dataloader-memory bench-dataloader-tokenize bench-trainer \
 	cluster-deps cluster-build cluster-up cluster-down cluster-status operator clean
 
 help: ## List the targets
@@ -68,7 +68,7 @@ validate: ## Validate the example jobs offline, as the operator will
 demo: build ## The whole story on this machine: a 2-worker job trains, a spot node is reclaimed, it resumes exactly and succeeds
 	npx tsx demo/demo.ts
 
-bench: bench-api bench-operator bench-dataloader bench-dataloader-memory ## Run every benchmark
+bench: bench-api bench-operator bench-dataloader bench-dataloader-memory bench-dataloader-tokenize bench-trainer ## Run every benchmark
 
 bench-api: build ## Validation throughput: parseJob against the bare schema
 	npx tsx bench/api/validate.bench.ts
@@ -78,6 +78,14 @@ bench-dataloader: build ## Dataloader throughput on the local S3 server against 
 
 bench-dataloader-memory: build ## Peak RSS streaming raw JSONL 10x the prefetch budget (no cluster needed)
 	npx tsx bench/dataloader/memory.bench.ts
+
+bench-dataloader-tokenize: build ## Tokenization: TokenizerPool on 1 and 2 threads against js-tiktoken and gpt-tokenizer called directly (no cluster needed)
+	npx tsx bench/dataloader/tokenize.bench.ts
+
+bench-trainer: build ## Trainer: step tokens/s and FLOP/s against a plain matmul; ring all-reduce against raw TCP; checkpoint save/restore, local and S3
+	npx tsx bench/trainer/model.bench.ts
+	npx tsx bench/trainer/allreduce.bench.ts
+	npx tsx bench/trainer/checkpoint.bench.ts
 
 bench-operator: build ## The operator on the local cluster: 100 jobs × 8 workers, writes, no-op resync, RSS at 1000 jobs
 	npx tsx bench/operator/operator.bench.ts
