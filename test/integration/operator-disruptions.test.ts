@@ -5,9 +5,10 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { stringify } from "yaml";
 import type { Controller } from "../../operator/src/controller/controller.js";
 import { ensureCrd, freshNamespace, kubeConfig, kubectl, type TestNamespace } from "../support/kube.js";
-import { Nodes, isReady } from "../support/nodes.js";
+import { Nodes } from "../support/nodes.js";
 import { TestJobs } from "../support/jobs.js";
 import { startOperator } from "../support/operator.js";
+import { PrivatePool } from "../support/private-pool.js";
 import { waitFor } from "../support/wait.js";
 
 const env = inject("cluster");
@@ -16,12 +17,13 @@ const core = kc.makeApiClient(CoreV1Api);
 const nodes = new Nodes(kc);
 let ns: TestNamespace;
 let operator: Controller;
-const added: string[] = [];
+let pool: PrivatePool;
 
 
 beforeAll(async () => {
   await ensureCrd(env);
   ns = await freshNamespace(kc, "disrupt");
+  pool = new PrivatePool(kc, ns.name);
   await waitFor("the default ServiceAccount", () => core.readNamespacedServiceAccount({ name: "default", namespace: ns.name }), () => true);
   const pc = kubectl(env, ["apply", "-f", "-"], stringify({ apiVersion: "scheduling.k8s.io/v1", kind: "PriorityClass", metadata: { name: "gantry-test-high" }, value: 100000 }));
   expect(pc.code).toBe(0);
@@ -30,27 +32,16 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await operator?.stop();
-  for (const n of added) await nodes.remove(n).catch(() => undefined);
+  await pool?.clear();
   await ns?.delete();
 });
 
-async function addNode(name: string, gpus: number) {
-  const full = `${ns.name}-${name}`;
-  await nodes.add("gpu-a100", full, { gpus, private: ns.name });
-  added.push(full);
-  await waitFor(`node ${full} to be Ready`, () => core.readNode({ name: full }), isReady);
-  return full;
-}
+const addNode = (name: string, gpus: number) => pool.add(name, gpus);
 
-const privatePool = () => ({
-  nodeSelector: { "gantry.dev/test-pool": ns.name },
-  tolerations: [{ key: "gantry.dev/test-pool", operator: "Equal", value: ns.name, effect: "NoSchedule" }],
-  gangTimeoutSeconds: 5,
-});
 const jobs = () => new TestJobs(kc, ns.name);
 /** A job pinned to this test's private pool; `scheduling` fields given here add to the pool's. */
 const createJob = (name: string, spec: Record<string, unknown> = {}) =>
-  jobs().create(name, { ...spec, scheduling: { ...privatePool(), ...((spec["scheduling"] as object | undefined) ?? {}) } });
+  jobs().create(name, { ...spec, scheduling: { ...pool.scheduling(), ...((spec["scheduling"] as object | undefined) ?? {}) } });
 const deleteJob = (name: string) => jobs().delete(name);
 const readJob = (name: string) => jobs().read(name);
 const podsOf = (name: string) => jobs().pods(name);
@@ -92,7 +83,7 @@ describe("node loss and spot reclaim", () => {
 
 describe("gangs competing for GPUs", () => {
   it("two 4-worker jobs on 6 GPUs never deadlock: one runs, then the other", async () => {
-    for (const n of added.splice(0)) await nodes.remove(n).catch(() => undefined);
+    await pool.clear();
     await addNode("pool-a", 3);
     await addNode("pool-b", 3);
     await createJob("first");
@@ -117,7 +108,7 @@ describe("gangs competing for GPUs", () => {
 
 describe("priority", () => {
   it("a higher-priority job preempts a lower one, which resumes when the GPUs are free again", async () => {
-    for (const n of added.splice(0)) await nodes.remove(n).catch(() => undefined);
+    await pool.clear();
     await addNode("prio", 4);
     await createJob("low", { scheduling: { gangTimeoutSeconds: 600 } });
     await waitRunning("low", 0);

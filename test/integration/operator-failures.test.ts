@@ -8,9 +8,10 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { parse as parseYaml, stringify } from "yaml";
 import type { Controller } from "../../operator/src/controller/controller.js";
 import { ensureCrd, freshNamespace, kubeConfig, kubectl, type TestNamespace } from "../support/kube.js";
-import { Nodes, isReady } from "../support/nodes.js";
+import { Nodes } from "../support/nodes.js";
 import { JOB_API, TestJobs } from "../support/jobs.js";
 import { startOperator } from "../support/operator.js";
+import { PrivatePool } from "../support/private-pool.js";
 import { waitFor } from "../support/wait.js";
 
 const env = inject("cluster");
@@ -19,40 +20,28 @@ const core = kc.makeApiClient(CoreV1Api);
 const nodes = new Nodes(kc);
 let ns: TestNamespace;
 let operator: Controller;
-const added: string[] = [];
+let pool: PrivatePool;
 
 beforeAll(async () => {
   await ensureCrd(env);
   ns = await freshNamespace(kc, "fail");
+  pool = new PrivatePool(kc, ns.name);
   await waitFor("the default ServiceAccount", () => core.readNamespacedServiceAccount({ name: "default", namespace: ns.name }), () => true);
   operator = await startOperator(kc, env, ns.name, { forceDeleteSeconds: 2, nodeLostSeconds: 3, backoff: { failureBaseSeconds: 1, failureMaxSeconds: 2, gangRetrySeconds: 1 } });
 });
 
 afterAll(async () => {
   await operator?.stop();
-  for (const n of added) await nodes.remove(n).catch(() => undefined);
+  await pool?.clear();
   await ns?.delete();
 });
 
-async function addNode(name: string, gpus: number) {
-  const full = `${ns.name}-${name}`;
-  await nodes.add("gpu-a100", full, { gpus, private: ns.name });
-  added.push(full);
-  await waitFor(`node ${full} to be Ready`, () => core.readNode({ name: full }), isReady);
-  return full;
-}
+const addNode = (name: string, gpus: number) => pool.add(name, gpus);
 
-async function removeNodes() {
-  for (const n of added.splice(0)) await nodes.remove(n).catch(() => undefined);
-}
+const removeNodes = () => pool.clear();
 
 const jobs = () => new TestJobs(kc, ns.name);
-const pool = (extra: Record<string, unknown> = {}) => ({
-  nodeSelector: { "gantry.dev/test-pool": ns.name, ...extra },
-  tolerations: [{ key: "gantry.dev/test-pool", operator: "Equal", value: ns.name, effect: "NoSchedule" }],
-  gangTimeoutSeconds: 5,
-});
-const createJob = (name: string, spec: Record<string, unknown> = {}) => jobs().create(name, { workers: 2, scheduling: pool(), ...spec });
+const createJob = (name: string, spec: Record<string, unknown> = {}) => jobs().create(name, { workers: 2, scheduling: pool.scheduling(), ...spec });
 const worker = (pods: V1Pod[], w: number) => pods.find((p) => p.metadata?.labels?.["gantry.dev/worker"] === String(w))?.metadata?.name ?? "";
 const attemptOf = (p: V1Pod) => p.metadata?.labels?.["gantry.dev/attempt"];
 
@@ -77,7 +66,7 @@ describe("node trouble", () => {
   it("restarts the gang as a preemption when its node stays NotReady past the grace period", async () => {
     await removeNodes();
     const sick = await addNode("sick", 2);
-    await createJob("sick", { scheduling: pool({ "kubernetes.io/hostname": sick }) });
+    await createJob("sick", { scheduling: pool.scheduling({ "kubernetes.io/hostname": sick }) });
     await jobs().waitPhase("sick", "Running", 0);
     await nodes.markNotReady(sick);
     const j = await waitFor("a restart for the NotReady node", () => jobs().read("sick"), (x) => (x.status?.attempt ?? 0) >= 1, { timeoutMs: 60_000 });

@@ -2,17 +2,12 @@
 // express. GPT-2's Conv1D stores weights as [in, out], the same x·W layout as Gantry, so no tensor is transposed; the
 // only reshaping is q, k and v concatenated on the output axis into c_attn. The table is in trainer/README.md.
 import type { CheckpointStore } from "../checkpoint/checkpoint-store.js";
+import type { ModelShape } from "@gantry/crds";
 import { elementCount, type NamedArray } from "../checkpoint/named-array.js";
 import { encodeSafetensors } from "../checkpoint/safetensors.js";
 
 /** The model fields the export depends on (crds' ModelShape plus the architecture switches of the spec). */
-export interface GptArchitecture {
-  vocabSize: number;
-  contextLength: number;
-  layers: number;
-  dModel: number;
-  heads: number;
-  kvHeads: number;
+export interface GptArchitecture extends ModelShape {
   mlpRatio: number;
   activation: "gelu" | "swiglu";
   positionalEncoding: "learned" | "rotary";

@@ -1,14 +1,8 @@
 // The full description of a model, resolved once from the job spec. Everything the model, its parameter names and
 // its FLOP count need, and nothing else.
-import { resolveModelShape, type JobSpec } from "@gantry/crds";
+import { resolveModelShape, type JobSpec, type ModelShape } from "@gantry/crds";
 
-export interface ModelConfig {
-  vocabSize: number;
-  contextLength: number;
-  layers: number;
-  dModel: number;
-  heads: number;
-  kvHeads: number;
+export interface ModelConfig extends ModelShape {
   /** MLP hidden width: round(mlpRatio × dModel), for GELU and SwiGLU alike. */
   hidden: number;
   activation: "gelu" | "swiglu";
