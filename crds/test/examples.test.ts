@@ -11,8 +11,8 @@ const dir = join(import.meta.dirname, "..", "..", "examples");
 const files = readdirSync(dir).filter((f) => f.endsWith(".yaml"));
 
 describe("examples", () => {
-  it("include the four documented jobs", () => {
-    expect(files.sort()).toEqual(["elastic-spot.yaml", "gpt2-small-s3.yaml", "lora-finetune.yaml", "tiny-cpu.yaml"]);
+  it("include the five documented jobs", () => {
+    expect(files.sort()).toEqual(["elastic-spot.yaml", "gpt2-small-s3.yaml", "lora-finetune.yaml", "tiny-cpu.yaml", "tiny-job.yaml"]);
   });
 
   for (const file of files) {

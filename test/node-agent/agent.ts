@@ -12,7 +12,7 @@ import { allocatePodIp } from "./loopback-ips.js";
 import { NodeHeartbeat } from "./node-heartbeat.js";
 import type { NodeOptions } from "./node-manifest.js";
 import { decide, isTerminal, viewPod, type LocalPodView, type Step } from "./pod-decision.js";
-import { claimPodDirectory, containerFiles, pidFiles, podDirectories, podDirectory, podDirectoryNode, type ContainerFiles } from "./pod-files.js";
+import { containerFiles, pidFiles, podDirectories, podDirectory, type ContainerFiles } from "./pod-files.js";
 import { podStatus, terminationMessage, terminationReason, type ContainerState, type ContainerView } from "./pod-status.js";
 import { PodWatch } from "./pod-watch.js";
 
@@ -104,9 +104,9 @@ export class NodeAgent {
   private killOrphansOfVanishedPods(): void {
     const known = new Set(this.watch.list().map((p) => p.metadata?.uid));
     for (const { dir, uid } of podDirectories(this.o.stateDir)) {
-      // Agents of other nodes share the state folder: only this node's pods are ours to sweep.
-      if (known.has(uid) || podDirectoryNode(dir) !== this.o.node.name) continue;
-      for (const f of pidFiles(dir)) if (killRecordedProcess(f)) this.o.log.warn("killed a process left by a previous agent", { pidFile: f });
+      if (known.has(uid)) continue;
+      // Agents of other nodes share the state folder: killRecordedProcess touches only this node's records.
+      for (const f of pidFiles(dir)) if (killRecordedProcess(f, this.o.node.name)) this.o.log.warn("killed a process left by a previous agent", { pidFile: f });
     }
   }
 
@@ -223,7 +223,6 @@ export class NodeAgent {
     const spec = pod.spec ?? { containers: [] };
     const dir = this.dirOf(pod);
     mkdirSync(dir, { recursive: true });
-    claimPodDirectory(dir, this.o.node.name);
     const rec: PodRecord = {
       uid: meta.uid ?? "",
       namespace: meta.namespace ?? "",
@@ -265,7 +264,7 @@ export class NodeAgent {
       plans.push({ c, argv: image.command.argv, cwd: image.command.cwd, env: childEnv });
     }
     for (const p of plans) {
-      p.c.process = new ContainerProcess({ argv: p.argv, cwd: p.cwd, env: p.env, logFile: p.c.files.log, pidFile: p.c.files.pid });
+      p.c.process = new ContainerProcess({ argv: p.argv, cwd: p.cwd, env: p.env, logFile: p.c.files.log, pidFile: p.c.files.pid, node: this.o.node.name });
       log.info("container started", { container: p.c.spec.name, pid: p.c.process.pid, podIP, argv: p.argv });
       void p.c.process.done.then((exit) => {
         log.info("container exited", { container: p.c.spec.name, exitCode: exit.exitCode, signal: exit.signal, startError: exit.startError });
@@ -278,7 +277,7 @@ export class NodeAgent {
   private markLost(pod: V1Pod, log: Log): void {
     const meta = pod.metadata ?? {};
     const dir = this.dirOf(pod);
-    const killed = pidFiles(dir).filter((f) => killRecordedProcess(f)).length;
+    const killed = pidFiles(dir).filter((f) => killRecordedProcess(f, this.o.node.name)).length;
     const now = new Date();
     const message = `the node agent restarted and lost this pod's processes${killed > 0 ? ` (killed ${killed} left running)` : ""}`;
     const rec: PodRecord = {
@@ -368,7 +367,7 @@ export class NodeAgent {
   /** What the kubelet does once a deleted pod's containers are gone: delete it for good, with grace period 0. */
   private async finalize(pod: V1Pod, log: Log): Promise<void> {
     const meta = pod.metadata ?? {};
-    for (const f of pidFiles(this.dirOf(pod))) killRecordedProcess(f);
+    for (const f of pidFiles(this.dirOf(pod))) killRecordedProcess(f, this.o.node.name);
     try {
       // In the body: the API server ignores the query's gracePeriodSeconds when a request has a body.
       await this.core.deleteNamespacedPod({ name: meta.name ?? "", namespace: meta.namespace ?? "", body: { gracePeriodSeconds: 0, preconditions: { uid: meta.uid ?? "" } } });

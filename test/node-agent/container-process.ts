@@ -10,6 +10,8 @@ export interface ContainerSpawn {
   env: Readonly<Record<string, string>>;
   logFile: string;
   pidFile: string;
+  /** The agent's node, recorded with the pid: agents of other nodes share the state folder and must not touch it. */
+  node: string;
 }
 
 export interface ContainerExit {
@@ -37,7 +39,7 @@ export class ContainerProcess {
       closeSync(fd);
     }
     const pid = this.child.pid;
-    if (pid !== undefined) writeFileSync(spec.pidFile, `${pid} ${processStartTime(pid) ?? ""}\n`);
+    if (pid !== undefined) writeFileSync(spec.pidFile, `${pid} ${processStartTime(pid) ?? "-"} ${spec.node}\n`);
     this.done = new Promise((resolve) => {
       const finish = (e: ContainerExit) => {
         this.exitInfo ??= e;
@@ -95,9 +97,12 @@ export function processStartTime(pid: number): string | undefined {
  * Kills the process group a previous agent recorded in `pidFile`, if that very process still runs, and removes the
  * file. Returns whether a process was killed.
  */
-export function killRecordedProcess(pidFile: string): boolean {
+export function killRecordedProcess(pidFile: string, node: string): boolean {
   if (!existsSync(pidFile)) return false;
-  const [pidText, started] = readFileSync(pidFile, "utf8").trim().split(" ");
+  const [pidText, recordedStart, owner] = readFileSync(pidFile, "utf8").trim().split(" ");
+  // Another live agent's container: not ours to kill, nor its record to remove.
+  if (owner !== undefined && owner !== node) return false;
+  const started = recordedStart === "-" ? undefined : recordedStart;
   rmSync(pidFile, { force: true });
   const pid = Number(pidText);
   if (!Number.isInteger(pid) || pid <= 1) return false;

@@ -1,7 +1,7 @@
 // Where a pod's files live on this machine: <stateDir>/pods/<namespace>_<name>_<uid>/, as the kubelet's
 // /var/log/pods. Per container: <container>.log (stdout and stderr), <container>.termination-log (the message the
 // container leaves, given to it as GANTRY_TERMINATION_LOG) and <container>.pid while it runs.
-import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 
 export function podsRoot(stateDir: string): string {
@@ -28,17 +28,6 @@ export function pidFiles(podDir: string): string[] {
   return readdirSync(podDir)
     .filter((f) => f.endsWith(".pid"))
     .map((f) => join(podDir, f));
-}
-
-/** Marks a pod folder as this node's, so an agent sweeping for orphans never touches another live agent's pods. */
-export function claimPodDirectory(podDir: string, node: string): void {
-  writeFileSync(join(podDir, "node"), node);
-}
-
-/** The node whose agent ran the pod in this folder, if it recorded one. */
-export function podDirectoryNode(podDir: string): string | undefined {
-  const file = join(podDir, "node");
-  return existsSync(file) ? readFileSync(file, "utf8").trim() : undefined;
 }
 
 /** Every pod folder under the root, with the uid its name ends in. */

@@ -1,24 +1,24 @@
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { claimPodDirectory, podDirectories, podDirectory, podDirectoryNode } from "../pod-files.js";
+import { killRecordedProcess, processStartTime } from "../container-process.js";
 
-const state = mkdtempSync(join(tmpdir(), "agent-files-"));
-afterAll(() => rmSync(state, { recursive: true, force: true }));
+const dir = mkdtempSync(join(tmpdir(), "agent-pids-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describe("pod folders shared by several agents", () => {
-  it("record which node's agent ran each pod, so a sweep keeps to its own", () => {
-    const mine = podDirectory(state, "ns", "a-0-0", "uid-a");
-    const theirs = podDirectory(state, "ns", "b-0-0", "uid-b");
-    const old = podDirectory(state, "ns", "c-0-0", "uid-c");
-    for (const d of [mine, theirs, old]) mkdirSync(d, { recursive: true });
-    claimPodDirectory(mine, "node-1");
-    claimPodDirectory(theirs, "node-2");
-    expect(podDirectories(state).map((d) => [d.uid, podDirectoryNode(d.dir)]).sort()).toEqual([
-      ["uid-a", "node-1"],
-      ["uid-b", "node-2"],
-      ["uid-c", undefined],
-    ]);
+describe("pid records shared by several agents' state folder", () => {
+  it("are killed only by the agent of the node that recorded them", async () => {
+    const child = spawn("sleep", ["30"], { detached: true, stdio: "ignore" });
+    const pid = child.pid ?? 0;
+    const exited = new Promise((resolve) => child.on("exit", (_code, signal) => resolve(signal)));
+    const file = join(dir, "c.pid");
+    writeFileSync(file, `${pid} ${processStartTime(pid) ?? "-"} node-2\n`);
+    expect(killRecordedProcess(file, "node-1")).toBe(false);
+    expect(existsSync(file)).toBe(true);
+    expect(killRecordedProcess(file, "node-2")).toBe(true);
+    expect(await exited).toBe("SIGKILL");
+    expect(existsSync(file)).toBe(false);
   });
 });
