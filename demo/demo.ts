@@ -11,7 +11,8 @@ import { clusterUp, REPO_ROOT } from "../test/support/cluster-env.js";
 import { kubeConfig, kubectl } from "../test/support/kube.js";
 import { startNodeAgent, type NodeAgentProcess } from "../test/support/node-agent.js";
 import { Nodes } from "../test/support/nodes.js";
-import { s3Client } from "../test/support/services.js";
+import { readS3Object, s3Client } from "../test/support/services.js";
+import { writeCorpus } from "../test/support/corpus.js";
 import { waitFor } from "../test/support/wait.js";
 
 const NAMESPACE = "gantry-demo";
@@ -35,29 +36,19 @@ function corpusFiles(dir: string): string[] {
   const files: string[] = [];
   if (existsSync(licenses)) {
     for (const name of readdirSync(licenses).sort()) {
-      const text = (() => {
-        try {
-          return readFileSync(join(licenses, name), "utf8");
-        } catch {
-          return "";
-        }
-      })();
+      let text: string;
+      try {
+        text = readFileSync(join(licenses, name), "utf8");
+      } catch {
+        continue; // a folder or an unreadable entry
+      }
       if (text.length < 200) continue;
       const f = join(dir, `${name}.txt`);
       writeFileSync(f, text);
       files.push(f);
     }
   }
-  if (files.length > 0) return files;
-  const words = "the model trains on many pods and resumes exactly after preemption of spot nodes".split(" ");
-  let x = 7;
-  for (let d = 0; d < 200; d++) {
-    const doc = Array.from({ length: 200 }, () => words[(x = (x * 1103515245 + 12345) % 2 ** 31) % words.length]).join(" ");
-    const f = join(dir, `doc-${d}.txt`);
-    writeFileSync(f, doc);
-    files.push(f);
-  }
-  return files;
+  return files.length > 0 ? files : writeCorpus(dir, 200);
 }
 
 async function main(): Promise<void> {
@@ -140,11 +131,11 @@ async function main(): Promise<void> {
   watch.kill("SIGTERM");
 
   say("7/7 the result");
-  const history = JSON.parse((await readObject(s3, env.S3_BUCKET, `${prefix}losses.json`)) ?? '{"train":[]}') as { train: { step: number; loss: number }[] };
+  const history = JSON.parse((await readS3Object(s3, env.S3_BUCKET, `${prefix}losses.json`))?.toString("utf8") ?? '{"train":[]}') as { train: { step: number; loss: number }[] };
   const first = history.train[0];
   const last = history.train.at(-1);
   mkdirSync(OUT, { recursive: true });
-  const svg = await readObject(s3, env.S3_BUCKET, `${prefix}loss.svg`);
+  const svg = await readS3Object(s3, env.S3_BUCKET, `${prefix}loss.svg`);
   if (svg) writeFileSync(join(OUT, "loss.svg"), svg);
   console.log(`   phase:        ${done.status?.phase}  (restarts: ${JSON.stringify(done.status?.restarts)})`);
   console.log(`   loss:         ${first?.loss.toFixed(3)} at step ${first?.step} -> ${last?.loss.toFixed(3)} at step ${last?.step}`);
@@ -160,16 +151,6 @@ async function main(): Promise<void> {
   console.log(`\n   Train locally, no Kubernetes, Redis or S3: npx tsx trainer/src/cli/train.ts --config ${local} --out ${join(OUT, "local")}`);
   console.log(`   The cluster keeps running (make cluster-down stops it). Demo took ${Math.round((Date.now() - started) / 1000)} s.`);
   if (done.status?.phase !== "Succeeded") process.exitCode = 1;
-}
-
-async function readObject(s3: ReturnType<typeof s3Client>, bucket: string, key: string): Promise<string | undefined> {
-  try {
-    const chunks: Buffer[] = [];
-    for await (const c of await s3.getObject(bucket, key)) chunks.push(c as Buffer);
-    return Buffer.concat(chunks).toString("utf8");
-  } catch {
-    return undefined;
-  }
 }
 
 try {

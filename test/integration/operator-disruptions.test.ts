@@ -1,40 +1,30 @@
 // The operator under disruption, on nodes of this test's own (tainted, labelled) pool: node loss, spot reclaim,
 // two gangs competing for too few GPUs, and preemption by a higher-priority job through the real scheduler.
-import { CoreV1Api, type V1Pod } from "@kubernetes/client-node";
+import type { V1Pod } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { stringify } from "yaml";
-import type { Controller } from "../../operator/src/controller/controller.js";
-import { ensureCrd, freshNamespace, kubeConfig, kubectl, type TestNamespace } from "../support/kube.js";
+import { kubeConfig, kubectl, type TestNamespace } from "../support/kube.js";
 import { Nodes } from "../support/nodes.js";
 import { TestJobs } from "../support/jobs.js";
-import { startOperator } from "../support/operator.js";
-import { PrivatePool } from "../support/private-pool.js";
+import { operatorTestbed, type OperatorTestbed } from "../support/operator.js";
+import type { PrivatePool } from "../support/private-pool.js";
 import { waitFor } from "../support/wait.js";
 
 const env = inject("cluster");
 const kc = kubeConfig(env);
-const core = kc.makeApiClient(CoreV1Api);
 const nodes = new Nodes(kc);
 let ns: TestNamespace;
-let operator: Controller;
 let pool: PrivatePool;
-
+let bed: OperatorTestbed;
 
 beforeAll(async () => {
-  await ensureCrd(env);
-  ns = await freshNamespace(kc, "disrupt");
-  pool = new PrivatePool(kc, ns.name);
-  await waitFor("the default ServiceAccount", () => core.readNamespacedServiceAccount({ name: "default", namespace: ns.name }), () => true);
+  bed = await operatorTestbed(kc, env, "disrupt", { forceDeleteSeconds: 2, nodeLostSeconds: 5, backoff: { failureBaseSeconds: 1, failureMaxSeconds: 2, gangRetrySeconds: 1 } });
+  ({ ns, pool } = bed);
   const pc = kubectl(env, ["apply", "-f", "-"], stringify({ apiVersion: "scheduling.k8s.io/v1", kind: "PriorityClass", metadata: { name: "gantry-test-high" }, value: 100000 }));
   expect(pc.code).toBe(0);
-  operator = await startOperator(kc, env, ns.name, { forceDeleteSeconds: 2, nodeLostSeconds: 5, backoff: { failureBaseSeconds: 1, failureMaxSeconds: 2, gangRetrySeconds: 1 } });
 });
 
-afterAll(async () => {
-  await operator?.stop();
-  await pool?.clear();
-  await ns?.delete();
-});
+afterAll(() => bed?.close());
 
 const addNode = (name: string, gpus: number) => pool.add(name, gpus);
 

@@ -1,40 +1,33 @@
 // The operator's remaining contracts on the real control plane, on nodes of this test's own pool: OOMKilled workers,
 // a node whose kubelet stops, drains refused by the gang's PDB, an elastic gang that runs with the workers that fit,
 // TTL after finish, and a spec that slipped past an older, permissive CRD.
-import { CoreV1Api, type V1Pod } from "@kubernetes/client-node";
+import type { V1Pod } from "@kubernetes/client-node";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { parse as parseYaml, stringify } from "yaml";
 import type { Controller } from "../../operator/src/controller/controller.js";
-import { ensureCrd, freshNamespace, kubeConfig, kubectl, type TestNamespace } from "../support/kube.js";
+import { ensureCrd, kubeConfig, kubectl, type TestNamespace } from "../support/kube.js";
 import { Nodes } from "../support/nodes.js";
 import { JOB_API, TestJobs } from "../support/jobs.js";
-import { startOperator } from "../support/operator.js";
-import { PrivatePool } from "../support/private-pool.js";
+import { operatorTestbed, type OperatorTestbed } from "../support/operator.js";
+import type { PrivatePool } from "../support/private-pool.js";
 import { waitFor } from "../support/wait.js";
 
 const env = inject("cluster");
 const kc = kubeConfig(env);
-const core = kc.makeApiClient(CoreV1Api);
 const nodes = new Nodes(kc);
 let ns: TestNamespace;
 let operator: Controller;
 let pool: PrivatePool;
+let bed: OperatorTestbed;
 
 beforeAll(async () => {
-  await ensureCrd(env);
-  ns = await freshNamespace(kc, "fail");
-  pool = new PrivatePool(kc, ns.name);
-  await waitFor("the default ServiceAccount", () => core.readNamespacedServiceAccount({ name: "default", namespace: ns.name }), () => true);
-  operator = await startOperator(kc, env, ns.name, { forceDeleteSeconds: 2, nodeLostSeconds: 3, backoff: { failureBaseSeconds: 1, failureMaxSeconds: 2, gangRetrySeconds: 1 } });
+  bed = await operatorTestbed(kc, env, "fail", { forceDeleteSeconds: 2, nodeLostSeconds: 3, backoff: { failureBaseSeconds: 1, failureMaxSeconds: 2, gangRetrySeconds: 1 } });
+  ({ ns, pool, operator } = bed);
 });
 
-afterAll(async () => {
-  await operator?.stop();
-  await pool?.clear();
-  await ns?.delete();
-});
+afterAll(() => bed?.close());
 
 const addNode = (name: string, gpus: number) => pool.add(name, gpus);
 

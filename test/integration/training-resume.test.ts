@@ -3,7 +3,7 @@
 // never interrupted; on 1 rank and on 2 ranks meeting through the real Redis. And 2 ranks with half the batch each
 // follow the 1-rank loss curve.
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { EXIT, POD_ENV } from "@gantry/crds";
 import { openStore, prepareDataset, tokenizerFor } from "@gantry/dataloader";
 import { REPO_ROOT } from "../support/cluster-env.js";
+import { writeCorpus } from "../support/corpus.js";
 import { waitFor } from "../support/wait.js";
 
 const env = inject("cluster");
@@ -18,22 +19,13 @@ const STEPS = 8;
 let dir: string;
 let data: string;
 
-/** Deterministic text: words drawn by a fixed LCG, so the corpus is the same on every machine. */
-function corpus(docs: number): string[] {
-  const words = ["the", "gantry", "trains", "a", "model", "on", "many", "pods", "and", "resumes", "exactly", "after", "preemption", "of", "spot", "nodes"];
-  let x = 12345;
-  const next = () => (x = (x * 1103515245 + 12345) % 2 ** 31);
-  return Array.from({ length: docs }, () => Array.from({ length: 20 + (next() % 40) }, () => words[next() % words.length]).join(" "));
-}
-
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "gantry-resume-"));
   const text = join(dir, "text");
   mkdirSync(text);
-  corpus(120).forEach((doc, i) => writeFileSync(join(text, `doc-${String(i).padStart(3, "0")}.txt`), doc));
+  const files = writeCorpus(text, 120);
   data = join(dir, "data");
   mkdirSync(data);
-  const files = corpus(120).map((_, i) => join(text, `doc-${String(i).padStart(3, "0")}.txt`));
   await prepareDataset(openStore(pathToFileURL(data).href), { files, format: "text", textField: "text", tokenizer: tokenizerFor("bytes"), shardBytes: 8192 });
 });
 

@@ -8,6 +8,9 @@ import type { PlanConfig } from "../../operator/src/core/plan.js";
 import { DEFAULT_PLAN_CONFIG } from "../../operator/src/core/plan.js";
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { ClusterEnv } from "./cluster-env.js";
+import { CoreV1Api } from "@kubernetes/client-node";
+import { ensureCrd, freshNamespace, type TestNamespace } from "./kube.js";
+import { PrivatePool } from "./private-pool.js";
 import { waitFor } from "./wait.js";
 
 export async function startOperator(_kc: KubeConfig, env: ClusterEnv, namespace: string, plan: Partial<PlanConfig> = {}): Promise<Controller> {
@@ -32,4 +35,32 @@ export async function startOperator(_kc: KubeConfig, env: ClusterEnv, namespace:
   controller.start();
   await waitFor("the operator's caches to sync", () => controller.synced(), (s) => s, { timeoutMs: 30_000 });
   return controller;
+}
+
+/** A test file's own world: the CRD, a fresh namespace, a private pool of GPU nodes and an operator watching it. */
+export interface OperatorTestbed {
+  ns: TestNamespace;
+  pool: PrivatePool;
+  operator: Controller;
+  /** Stops the operator, removes the pool's nodes and deletes the namespace. */
+  close(): Promise<void>;
+}
+
+export async function operatorTestbed(kc: KubeConfig, env: ClusterEnv, prefix: string, plan: Partial<PlanConfig> = {}): Promise<OperatorTestbed> {
+  await ensureCrd(env);
+  const ns = await freshNamespace(kc, prefix);
+  const pool = new PrivatePool(kc, ns.name);
+  const core = kc.makeApiClient(CoreV1Api);
+  await waitFor("the default ServiceAccount", () => core.readNamespacedServiceAccount({ name: "default", namespace: ns.name }), () => true);
+  const operator = await startOperator(kc, env, ns.name, plan);
+  return {
+    ns,
+    pool,
+    operator,
+    close: async () => {
+      await operator.stop();
+      await pool.clear();
+      await ns.delete();
+    },
+  };
 }

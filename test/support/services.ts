@@ -19,3 +19,14 @@ export function s3Client(env: ClusterEnv): MinioClient {
     pathStyle: true,
   });
 }
+
+/** The whole of an object, or undefined when it is missing or unreadable. */
+export async function readS3Object(s3: MinioClient, bucket: string, key: string): Promise<Buffer | undefined> {
+  try {
+    const chunks: Buffer[] = [];
+    for await (const c of await s3.getObject(bucket, key)) chunks.push(c as Buffer);
+    return Buffer.concat(chunks);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,5 +1,5 @@
 // Parses `gantry-data prepare` arguments into options; pure, so the CLI's contract is unit-tested.
-import { TOKENIZER_NAMES, type TokenizerName } from "@gantry/crds";
+import { TOKENIZER_NAMES, byteQuantity, type TokenizerName } from "@gantry/crds";
 import { parseArgs } from "node:util";
 import { DEFAULT_SHARD_BYTES } from "../prepare/dataset-writer.js";
 
@@ -37,14 +37,10 @@ export interface PrepareArgs {
   restart: boolean;
 }
 
-const UNITS: Record<string, number> = { "": 1, k: 1e3, M: 1e6, G: 1e9, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30 };
-
 /** A Kubernetes-style byte quantity: 64Mi, 100M, 1048576. */
 export function parseBytes(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)(|k|M|G|Ki|Mi|Gi)$/.exec(text);
-  const unit = m?.[2] === undefined ? undefined : UNITS[m[2]];
-  if (m?.[1] === undefined || unit === undefined) throw new UsageError(`${text} is not a size such as 64Mi or 100M`);
-  const bytes = Math.floor(Number(m[1]) * unit);
+  const bytes = byteQuantity(text);
+  if (bytes === undefined) throw new UsageError(`${text} is not a size such as 64Mi or 100M`);
   if (bytes < 1) throw new UsageError(`size ${text} must be at least one byte`);
   return bytes;
 }

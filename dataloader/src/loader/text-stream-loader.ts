@@ -17,6 +17,7 @@ import { TokenizerPool } from "../text/tokenizer-pool.js";
 import { tokenizerFor } from "../text/tokenizers.js";
 import type { EncodedBatch } from "../text/encoders.js";
 import { PipelineMetrics, type PipelineSnapshot } from "./pipeline-metrics.js";
+import type { StreamPlace } from "./token-loader.js";
 
 export interface TextStreamSource {
   /** Names the stream in cursors; unique within a mix. */
@@ -31,15 +32,7 @@ export interface TextStreamSource {
   shards?: TextShard[];
 }
 
-export interface TextLoaderConfig {
-  jobUid: string;
-  attempt: number;
-  contextLength: number;
-  globalBatch: number;
-  rank: number;
-  worldSize: number;
-  seed: number;
-  shuffle: boolean;
+export interface TextLoaderConfig extends StreamPlace {
   tokenizer: TokenizerName;
   /** Bytes the pipeline may hold: read-ahead chunks, text and tokens in flight, ready samples (data.prefetchBytes). */
   prefetchBytes: number;

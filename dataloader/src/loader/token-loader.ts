@@ -12,7 +12,8 @@ import { ShardCache } from "./shard-cache.js";
 import { loadShard, type LoadedShard } from "./shard-reader.js";
 import { assertSameDataset } from "../manifest/fingerprint.js";
 
-export interface LoaderConfig {
+/** Where a rank stands in the job's sample stream: what both loaders (token shards and raw text) are given. */
+export interface StreamPlace {
   jobUid: string;
   attempt: number;
   contextLength: number;
@@ -21,6 +22,9 @@ export interface LoaderConfig {
   worldSize: number;
   seed: number;
   shuffle: boolean;
+}
+
+export interface LoaderConfig extends StreamPlace {
   /** Shards shuffled together; bounds the working set each rank downloads. */
   windowShards: number;
   /** Memory budget for shards held and prefetched by this rank (data.prefetchBytes). */

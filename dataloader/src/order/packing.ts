@@ -58,42 +58,22 @@ export class ShardStreamLayout {
    * slots to fill (a slice of one buffer per batch saves an allocation per sample).
    */
   sample(k: number, contextLength: number, eos: number, sequence: (i: number) => TokenArray, into?: Int32Array): PackedSample {
-    if (!Number.isInteger(k) || k < 0 || k >= this.samples(contextLength)) throw new RangeError(`shard has ${this.samples(contextLength)} samples at context ${contextLength}, asked for ${k}`);
-    const want = contextLength + 1;
-    if (into !== undefined && into.length !== want) throw new RangeError(`sample buffer holds ${into.length} tokens, a sample is ${want}`);
-    const out = into ?? new Int32Array(want);
-    const documentStarts: number[] = [];
-    let pos = k * contextLength;
-    let filled = 0;
-    let i = this.sequenceAt(pos);
-    while (filled < want) {
-      const size = this.table.sizes[i] ?? 0;
-      const offset = pos - (this.starts[i] ?? 0);
-      if (offset === 0 && this.startsDocument[i] === 1) documentStarts.push(filled);
-      if (offset < size) {
-        const take = Math.min(size - offset, want - filled);
-        const tokens = sequence(i);
-        // One native copy (and widening to int32) per sequence piece, not a loop per token.
-        out.set(tokens.subarray(offset, offset + take), filled);
-        filled += take;
-        pos += take;
-        continue;
-      }
-      // Past the sequence's tokens: the EOS that ends its document, if it ends one, then the next sequence.
-      if (this.endsDocument[i] === 1) {
-        out[filled++] = eos;
-        pos++;
-      }
-      i++;
-    }
-    return { tokens: out, documentStarts };
+    return this.pack(k, contextLength, eos, into, (i, offset, take) => sequence(i).subarray(offset, offset + take));
   }
 
   /**
    * Packed sample `k` read straight from the shard's whole token array: `tokens[tokenStarts[i]]` is sequence i's first
-   * token. Same result as `sample`, without a typed-array view per sequence piece (the loader's hot path).
+   * token. Same result as `sample`, without a typed-array view per sequence (the loader's hot path).
    */
   sampleFrom(k: number, contextLength: number, eos: number, tokens: TokenArray, tokenStarts: Float64Array, into?: Int32Array): PackedSample {
+    return this.pack(k, contextLength, eos, into, (i, offset, take) => {
+      const from = (tokenStarts[i] ?? 0) + offset;
+      return tokens.subarray(from, from + take);
+    });
+  }
+
+  /** The packing walk both readers share; `piece(i, offset, take)` gives those tokens of sequence i. */
+  private pack(k: number, contextLength: number, eos: number, into: Int32Array | undefined, piece: (i: number, offset: number, take: number) => TokenArray): PackedSample {
     if (!Number.isInteger(k) || k < 0 || k >= this.samples(contextLength)) throw new RangeError(`shard has ${this.samples(contextLength)} samples at context ${contextLength}, asked for ${k}`);
     const want = contextLength + 1;
     if (into !== undefined && into.length !== want) throw new RangeError(`sample buffer holds ${into.length} tokens, a sample is ${want}`);
@@ -109,12 +89,13 @@ export class ShardStreamLayout {
       if (offset === 0 && this.startsDocument[i] === 1) documentStarts.push(filled);
       if (offset < size) {
         const take = Math.min(size - offset, want - filled);
-        const from = (tokenStarts[i] ?? 0) + offset;
-        out.set(tokens.subarray(from, from + take), filled);
+        // One native copy (and widening to int32) per sequence piece, not a loop per token.
+        out.set(piece(i, offset, take), filled);
         filled += take;
         pos += take;
         continue;
       }
+      // Past the sequence's tokens: the EOS that ends its document, if it ends one, then the next sequence.
       if (this.endsDocument[i] === 1) {
         out[filled++] = eos;
         pos++;

@@ -2,23 +2,16 @@
 // server, worker nodes run by the local node agent (real trainer processes), and helpers to read what the jobs wrote.
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { openStore, prepareDataset, tokenizerFor } from "@gantry/dataloader";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ClusterEnv } from "../../support/cluster-env.js";
 import { freshNamespace, type TestNamespace } from "../../support/kube.js";
 import { startNodeAgent, type NodeAgentProcess } from "../../support/node-agent.js";
-import { s3Client } from "../../support/services.js";
+import { readS3Object, s3Client } from "../../support/services.js";
+import { writeCorpus } from "../../support/corpus.js";
 import { TestJobs } from "../../support/jobs.js";
 import { waitFor } from "../../support/wait.js";
-
-/** Deterministic English-like text, the same on every machine. */
-export function corpus(docs: number, seed = 12345): string[] {
-  const words = ["the", "gantry", "trains", "a", "model", "on", "many", "pods", "and", "resumes", "exactly", "after", "preemption", "of", "spot", "nodes", "when", "capacity", "returns"];
-  let x = seed;
-  const next = () => (x = (x * 1103515245 + 12345) % 2 ** 31);
-  return Array.from({ length: docs }, () => Array.from({ length: 20 + (next() % 40) }, () => words[next() % words.length]).join(" "));
-}
 
 export class Story {
   readonly jobs: TestJobs;
@@ -46,12 +39,7 @@ export class Story {
     await core.createNamespacedSecret({ namespace: ns.name, body: { metadata: { name: "s3" }, stringData: { AWS_ACCESS_KEY_ID: env.S3_ACCESS_KEY, AWS_SECRET_ACCESS_KEY: env.S3_SECRET_KEY } } });
     const dir = mkdtempSync(join(tmpdir(), "gantry-e2e-"));
     try {
-      const files = corpus(150).map((doc, i) => {
-        const f = join(dir, `doc-${String(i).padStart(3, "0")}.txt`);
-        writeFileSync(f, doc);
-        return f;
-      });
-      mkdirSync(join(dir, "out"));
+      const files = writeCorpus(dir, 150);
       const dataUri = `s3://${env.S3_BUCKET}/e2e/${ns.name}/data`;
       await prepareDataset(openStore(dataUri, { client: s3Client(env) }), { files, format: "text", textField: "text", tokenizer: tokenizerFor("bytes"), shardBytes: 8192 });
       return new Story(env, kc, ns, dataUri);
@@ -108,15 +96,8 @@ export class Story {
     return `checkpoints/${this.ns.name}/${job}/`;
   }
 
-  async readObject(key: string): Promise<Buffer | undefined> {
-    try {
-      const stream = await this.s3.getObject(this.env.S3_BUCKET, key);
-      const chunks: Buffer[] = [];
-      for await (const c of stream) chunks.push(c as Buffer);
-      return Buffer.concat(chunks);
-    } catch {
-      return undefined;
-    }
+  readObject(key: string): Promise<Buffer | undefined> {
+    return readS3Object(this.s3, this.env.S3_BUCKET, key);
   }
 
   async manifest(job: string, step: number): Promise<CheckpointManifestView | undefined> {

@@ -1,12 +1,11 @@
 // The trainer's view of the dataloader: rows of contextLength + 1 tokens for a step, and the state a checkpoint
 // after that step resumes from. Token shards re-partition on any world size; raw-text streams keep a cursor per
 // rank, so their state is gathered from every rank before it is committed.
-import type { JobSpec } from "@gantry/crds";
+import { byteQuantity, type JobSpec } from "@gantry/crds";
 import { TextStreamLoader, TokenDataLoader, mergeRankStates, openStore, type ObjectStore, type ResumeState, type TextStreamSource } from "@gantry/dataloader";
 import type { Client } from "minio";
 import type { Collective } from "../collective/collective.js";
 import { ConfigError } from "../runtime/run-config.js";
-import { bytesOf } from "../runtime/quantity.js";
 import { totalSteps } from "../train/train-config.js";
 
 export interface DataFeed {
@@ -24,6 +23,13 @@ export interface FeedPlace {
   worldSize: number;
   contextLength: number;
   collective: Collective;
+}
+
+/** data.prefetchBytes in bytes; the schema admits any quantity, the loaders need a byte count. */
+function budgetOf(data: JobSpec["data"]): number {
+  const bytes = byteQuantity(data.prefetchBytes);
+  if (bytes === undefined) throw new ConfigError(`spec.data.prefetchBytes: "${data.prefetchBytes}" is not a byte quantity such as 256Mi`);
+  return bytes;
 }
 
 /** Token-shard windows shuffled together: bounds what each rank downloads at once. */
@@ -53,7 +59,7 @@ export async function openDataFeed(data: JobSpec["data"], training: JobSpec["tra
     if (stream === undefined) throw new ConfigError("spec.data: give source or streams");
     // lastStep stops read-ahead at the job's end instead of fetching the next epoch's first windows.
     const lastStep = totalSteps(training, place.contextLength) - 1;
-    const loader = await TokenDataLoader.open(storeFor(stream.source, s3), { ...common, windowShards: WINDOW_SHARDS, cacheBytes: bytesOf(data.prefetchBytes), prefetchSteps: PREFETCH_STEPS, lastStep }, resume);
+    const loader = await TokenDataLoader.open(storeFor(stream.source, s3), { ...common, windowShards: WINDOW_SHARDS, cacheBytes: budgetOf(data), prefetchSteps: PREFETCH_STEPS, lastStep }, resume);
     return {
       fingerprint: loader.fingerprint,
       rows: async (step) => (await loader.batch(step)).samples.map((s) => s.tokens),
@@ -63,7 +69,7 @@ export async function openDataFeed(data: JobSpec["data"], training: JobSpec["tra
   }
   const sources: TextStreamSource[] = streams.map((s) => ({ name: s.name, store: storeFor(s.source, s3), format: (s.format ?? data.format) === "text" ? "text" : "jsonl", textField: data.textField, weight: s.weight }));
   const split = data.validation?.fraction === undefined || separate !== undefined ? {} : { split: { heldOutFraction: data.validation.fraction, role } };
-  const loader = await TextStreamLoader.open(sources, { ...common, tokenizer: data.tokenizer, prefetchBytes: bytesOf(data.prefetchBytes), ...split }, resume);
+  const loader = await TextStreamLoader.open(sources, { ...common, tokenizer: data.tokenizer, prefetchBytes: budgetOf(data), ...split }, resume);
   return {
     fingerprint: loader.fingerprint,
     rows: async (step) => (await loader.batch(step)).samples.map((s) => s.tokens),

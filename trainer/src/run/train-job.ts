@@ -128,7 +128,8 @@ export async function runTrainingJob(cfg: RunConfig, deps: RunDeps): Promise<Run
     }
     // Fence out older attempts before this one commits anything (rank 0 is the only committer).
     if (rank === 0) await resumeStore?.claim(attempt, latest?.step ?? -1);
-    feed = await openDataFeed(spec.data, spec.training, { jobUid: cfg.job.uid, attempt, rank, worldSize, contextLength: context, collective }, deps.s3, resume);
+    const place = { jobUid: cfg.job.uid, attempt, rank, worldSize, contextLength: context, collective };
+    feed = await openDataFeed(spec.data, spec.training, place, deps.s3, resume);
 
     let start = 0;
     if (latest !== undefined) {
@@ -144,7 +145,6 @@ export async function runTrainingJob(cfg: RunConfig, deps: RunDeps): Promise<Run
     }
     const history = rank === 0 ? await readLosses(store, start) : { train: [], validation: [] };
     const losses = history.train;
-    const place = { jobUid: cfg.job.uid, attempt, rank, worldSize, contextLength: context, collective };
     const validationSet = await readValidationSet(spec.data, spec.training, place, deps.s3);
     const evaluate = async (done: number) => {
       if (validationSet === undefined) return;
