@@ -22,12 +22,15 @@ const OUT = join(REPO_ROOT, "gantry-runs", "demo");
 const say = (s: string) => console.log(`\n\u001b[1m==> ${s}\u001b[0m`);
 const started = Date.now();
 
+const NODES = ["demo-spot-0", "demo-spot-1", "demo-spot-2"] as const;
 const children: ChildProcess[] = [];
 const agents: NodeAgentProcess[] = [];
+let removeNodes: () => Promise<void> = () => Promise.resolve();
 
 async function cleanup(): Promise<void> {
   for (const c of children) c.kill("SIGTERM");
   for (const a of agents) await a.stop().catch(() => undefined);
+  await removeNodes();
 }
 
 /** The corpus: Debian's license texts (base-files, on every Debian machine), else a generated one. */
@@ -94,7 +97,13 @@ async function main(): Promise<void> {
   });
   children.push(operator);
   await waitFor("the operator to be ready", () => fetch("http://127.0.0.1:38180/readyz").then((r) => r.ok, () => false), (ok) => ok, { timeoutMs: 90_000 });
-  for (const node of ["demo-spot-0", "demo-spot-1"]) agents.push(await startNodeAgent(env, { node, pool: "gpu-spot", gpus: 1 }));
+  // A node reclaimed by an earlier run keeps its taint in the API: start every run from fresh Node objects.
+  removeNodes = async () => {
+    for (const name of NODES) await core.deleteNode({ name }).catch(() => undefined);
+    await waitFor("the demo's old nodes to go", () => core.listNode(), (l) => !l.items.some((n) => (NODES as readonly string[]).includes(n.metadata?.name ?? "")), { timeoutMs: 60_000 });
+  };
+  await removeNodes();
+  for (const node of NODES.slice(0, 2)) agents.push(await startNodeAgent(env, { node, pool: "gpu-spot", gpus: 1 }));
 
   say(`4/7 kubectl apply -f examples/tiny-job.yaml (namespace ${NAMESPACE})`);
   kubectl(env, ["create", "namespace", NAMESPACE]);
@@ -125,7 +134,7 @@ async function main(): Promise<void> {
   if (victim) {
     say(`6/7 spot reclaim: node ${victim} gets the gantry.dev/spot-reclaim NoExecute taint; a new spot node joins`);
     await new Nodes(kc).reclaimSpot(victim);
-    agents.push(await startNodeAgent(env, { node: "demo-spot-2", pool: "gpu-spot", gpus: 1 }));
+    agents.push(await startNodeAgent(env, { node: NODES[2], pool: "gpu-spot", gpus: 1 }));
   }
   const done = await waitFor("the job to finish", read, (j) => j.status?.phase === "Succeeded" || j.status?.phase === "Failed", { timeoutMs: 1_200_000, intervalMs: 1000 });
   watch.kill("SIGTERM");
