@@ -40,9 +40,14 @@ export function matchNamedArrays(expected: readonly Pick<ParamSpec, "name" | "sh
   return out;
 }
 
-/** Tensors of `arrays` (copied, so the caller may reuse its buffers), in layout order. */
+/** Tensors of `arrays` (copied, so the caller may reuse its buffers), in `specs` order. */
+export function importTensors(specs: readonly Pick<ParamSpec, "name" | "shape">[], arrays: readonly NamedArray[]): tf.Tensor[] {
+  return matchNamedArrays(specs, arrays).map((a) => tf.tensor(a.data.slice(), a.shape, "float32"));
+}
+
+/** The model's parameters as tensors, in layout order. */
 export function importParams(config: ModelConfig, arrays: readonly NamedArray[]): tf.Tensor[] {
-  return matchNamedArrays(paramLayout(config), arrays).map((a) => tf.tensor(a.data.slice(), a.shape, "float32"));
+  return importTensors(paramLayout(config), arrays);
 }
 
 /** Copies `tensors` out as NamedArray[] named by `specs` (same order), reading asynchronously. */

@@ -4,15 +4,14 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { NamedArray } from "../checkpoint/named-array.js";
 import type { Collective } from "../collective/collective.js";
-import { forward, crossEntropy, type ForwardOptions } from "../model/gpt.js";
-import { structureWeights } from "../model/gpt-weights.js";
-import { initParams } from "../model/init-params.js";
-import { exportParams, importParams } from "../model/param-io.js";
-import { paramLayout, type ParamSpec } from "../model/param-layout.js";
+import type { ForwardOptions } from "../model/gpt.js";
+import { exportTensors, importTensors } from "../model/param-io.js";
+import type { ParamSpec } from "../model/param-layout.js";
 import { AdamW } from "../optim/adamw.js";
 import { clipCoefficient, globalNorm } from "../optim/grad-clip.js";
 import { learningRate } from "../optim/lr-schedule.js";
 import { toMicroBatches, type MicroBatch } from "./micro-batches.js";
+import { fullModelObjective, type Objective } from "./objective.js";
 import { accumulationSteps, type TrainConfig } from "./train-config.js";
 
 export interface StepStats {
@@ -46,14 +45,17 @@ export class NonFiniteError extends Error {
 }
 
 export interface TrainerOptions {
-  /** Start from these weights instead of initParams(config.model, config.seed) (e.g. rank 0's broadcast copy). */
+  /** Start from these trainable values instead of objective.init(config.seed) (e.g. rank 0's broadcast copy). */
   params?: readonly NamedArray[];
+  /** What is trained and how its loss is taken; default: every parameter, cross-entropy. */
+  objective?: Objective;
 }
 
 export class Trainer {
   /** Micro-batches this rank runs per optimizer step. */
   readonly accumulation: number;
-  private readonly layout: ParamSpec[];
+  readonly objective: Objective;
+  private readonly layout: readonly ParamSpec[];
   private params: tf.Tensor[];
   private readonly optimizer: AdamW;
 
@@ -63,8 +65,9 @@ export class Trainer {
     options: TrainerOptions = {},
   ) {
     this.accumulation = accumulationSteps(config.globalBatchSize, config.microBatchSize, collective.worldSize);
-    this.layout = paramLayout(config.model);
-    this.params = importParams(config.model, options.params ?? initParams(config.model, config.seed));
+    this.objective = options.objective ?? fullModelObjective(config.model);
+    this.layout = this.objective.trainable;
+    this.params = importTensors(this.layout, options.params ?? this.objective.init(config.seed));
     this.optimizer = new AdamW(this.layout, config.optimizer);
   }
 
@@ -128,12 +131,9 @@ export class Trainer {
 
   /** Loss and gradients of one micro-batch, intermediates disposed. */
   private gradients(mb: MicroBatch, opts: ForwardOptions): { value: tf.Scalar; grads: tf.Tensor[] } {
-    const config = this.config.model;
     return tf.tidy(() => {
-      const inputs = tf.tensor2d(mb.inputs, [mb.rows, mb.seqLen], "int32");
-      const targets = tf.tensor2d(mb.targets, [mb.rows, mb.seqLen], "int32");
-      const lossOf = (...flat: tf.Tensor[]): tf.Scalar => crossEntropy(forward(config, structureWeights(config, flat), inputs, opts), targets);
-      return tf.valueAndGrads(lossOf)(this.params);
+      const { value, grads } = this.objective.gradients(this.params, mb, opts);
+      return { value, grads };
     });
   }
 
@@ -141,22 +141,16 @@ export class Trainer {
   async evaluate(rows: readonly Int32Array[]): Promise<number> {
     const m = this.config.model;
     const micro = toMicroBatches(rows, this.config.microBatchSize, m.contextLength, m.vocabSize, true);
-    const weights = structureWeights(m, this.params);
-    const losses = micro.map((mb) =>
-      tf.tidy(() => {
-        const inputs = tf.tensor2d(mb.inputs, [mb.rows, mb.seqLen], "int32");
-        const targets = tf.tensor2d(mb.targets, [mb.rows, mb.seqLen], "int32");
-        return tf.mul(crossEntropy(forward(m, weights, inputs), targets), mb.rows) as tf.Scalar;
-      }),
-    );
+    const losses = micro.map((mb) => tf.tidy(() => tf.mul(this.objective.evalLoss(this.params, mb), mb.rows) as tf.Scalar));
     const values = await Promise.all(losses.map((l) => l.data<"float32">()));
     tf.dispose(losses);
     const total = values.reduce((s, v) => s + (v[0] as number), 0);
     return total / rows.length;
   }
 
+  /** The trainable tensors, named by the objective's layout. */
   exportParams(): Promise<NamedArray[]> {
-    return exportParams(this.config.model, this.params);
+    return exportTensors(this.layout, this.params);
   }
 
   async exportState(): Promise<TrainerState> {
@@ -165,7 +159,7 @@ export class Trainer {
 
   /** Replaces weights and optimizer state (validated by name and shape) with an exported state. */
   importState(state: TrainerState): void {
-    const params = importParams(this.config.model, state.params);
+    const params = importTensors(this.layout, state.params);
     try {
       this.optimizer.importState(state.optimizer);
     } catch (err) {

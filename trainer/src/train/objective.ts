@@ -1,0 +1,56 @@
+// What a training step differentiates: the trainable tensors (in a fixed, named order) and the loss of a micro-batch
+// as a function of them. The Trainer owns accumulation, gradient sync, clipping and the optimizer; an Objective owns
+// the model. Full pre-training, adapters over a frozen base, distillation from a teacher and recomputing backwards
+// are Objectives; the step loop stays one.
+import * as tf from "@tensorflow/tfjs-core";
+import type { NamedArray } from "../checkpoint/named-array.js";
+import { crossEntropy, forward, type ForwardOptions } from "../model/gpt.js";
+import { structureWeights } from "../model/gpt-weights.js";
+import { initParams } from "../model/init-params.js";
+import type { ModelConfig } from "../model/model-config.js";
+import { paramLayout, type ParamSpec } from "../model/param-layout.js";
+import type { MicroBatch } from "./micro-batches.js";
+
+export interface LossAndGrads {
+  value: tf.Scalar;
+  /** One gradient per trainable tensor, in `trainable` order. */
+  grads: tf.Tensor[];
+}
+
+export interface Objective {
+  /** The tensors the optimizer updates, in checkpoint order. */
+  readonly trainable: readonly ParamSpec[];
+  /** Fresh trainable values for `seed` (a run with no checkpoint). */
+  init(seed: number): NamedArray[];
+  /** Training loss of one micro-batch and its gradients; intermediates are the caller's tf.tidy's to free. */
+  gradients(trainable: readonly tf.Tensor[], mb: MicroBatch, opts: ForwardOptions): LossAndGrads;
+  /** Mean next-token cross-entropy of one micro-batch, no gradients, no dropout: what validation reports. */
+  evalLoss(trainable: readonly tf.Tensor[], mb: MicroBatch): tf.Scalar;
+}
+
+/** The micro-batch as [rows, seqLen] int32 tensors. */
+export function batchTensors(mb: MicroBatch): { inputs: tf.Tensor2D; targets: tf.Tensor2D } {
+  return {
+    inputs: tf.tensor2d(mb.inputs, [mb.rows, mb.seqLen], "int32"),
+    targets: tf.tensor2d(mb.targets, [mb.rows, mb.seqLen], "int32"),
+  };
+}
+
+/** Gradients of a loss written over the trainable tensors, by tfjs's tape. */
+export function tapeGradients(loss: (...trainable: tf.Tensor[]) => tf.Scalar, trainable: readonly tf.Tensor[]): LossAndGrads {
+  return tf.valueAndGrads(loss)([...trainable]);
+}
+
+/** Every parameter of the model is trainable; the loss is next-token cross-entropy. */
+export function fullModelObjective(config: ModelConfig): Objective {
+  const lossOn = (flat: readonly tf.Tensor[], mb: MicroBatch, opts: ForwardOptions): tf.Scalar => {
+    const { inputs, targets } = batchTensors(mb);
+    return crossEntropy(forward(config, structureWeights(config, flat), inputs, opts), targets);
+  };
+  return {
+    trainable: paramLayout(config),
+    init: (seed) => initParams(config, seed),
+    gradients: (trainable, mb, opts) => tapeGradients((...flat) => lossOn(flat, mb, opts), trainable),
+    evalLoss: (trainable, mb) => lossOn(trainable, mb, {}),
+  };
+}
