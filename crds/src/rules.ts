@@ -227,6 +227,16 @@ export const CROSS_FIELD_RULES: readonly CrossFieldRule[] = [
     holds: (job) => job.spec.peft === undefined || job.spec.model.pretrained !== undefined,
   },
   {
+    id: "adapted-objective-plain-memory",
+    at: ["spec"],
+    field: ".parallelism",
+    cel: "!(has(self.peft) || has(self.distillation)) || (self.parallelism.zeroStage <= 2 && self.parallelism.gradientCheckpointing == 'none')",
+    message: "peft and distillation jobs train with parallelism.zeroStage at most 2 and gradientCheckpointing none (their trainable state is small; recomputation and parameter sharding apply to full training)",
+    reason: "FieldValueForbidden",
+    holds: (job) =>
+      (job.spec.peft === undefined && job.spec.distillation === undefined) || (job.spec.parallelism.zeroStage <= 2 && job.spec.parallelism.gradientCheckpointing === "none"),
+  },
+  {
     id: "redis-one-source",
     at: ["spec", "redis"],
     field: "",

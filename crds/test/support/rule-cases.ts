@@ -102,6 +102,10 @@ export const CASES: Case[] = [
   { name: "LoRA rank at width", manifest: withSpec({ ...lora, peft: { lora: { rank: 128 } } }), fails: ["lora-rank-below-width"] },
   { name: "LoRA rank below explicit width", manifest: withSpec({ ...lora, peft: { lora: { rank: 128 } }, model: { ...lora.model, dModel: 256 } }), fails: [] },
   { name: "LoRA without a pretrained model", manifest: withSpec({ peft: { lora: { rank: 8 } } }), fails: ["peft-needs-pretrained"] },
+  { name: "LoRA with ZeRO-2", manifest: withSpec({ ...lora, parallelism: { zeroStage: 2 } }), fails: [] },
+  { name: "LoRA with ZeRO-3", manifest: withSpec({ ...lora, parallelism: { zeroStage: 3 } }), fails: ["adapted-objective-plain-memory"] },
+  { name: "LoRA with recomputation", manifest: withSpec({ ...lora, parallelism: { gradientCheckpointing: "full" } }), fails: ["adapted-objective-plain-memory"] },
+  { name: "full training with ZeRO-3 and recomputation", manifest: withSpec({ parallelism: { zeroStage: 3, gradientCheckpointing: "full" } }), fails: [] },
   { name: "Redis by URL", manifest: withSpec({ redis: { url: "redis://redis.gantry:6379/0" } }), fails: [] },
   { name: "Redis by Secret", manifest: withSpec({ redis: { secretRef: { name: "redis-auth" } } }), fails: [] },
   {
