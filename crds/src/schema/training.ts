@@ -74,7 +74,7 @@ export const Distillation = z
   .strictObject({
     teacher: CheckpointRef.describe("The teacher model's checkpoint."),
     temperature: z.number().gt(0).max(100).default(2).describe("Softmax temperature for the teacher and student logits."),
-    alpha: z.number().min(0).max(1).default(0.5).describe("Weight of the distillation loss; 1 - alpha weights the hard-label loss."),
+    alpha: z.number().min(0).max(1).default(0.5).describe("Weight of the hard-label cross-entropy; 1 - alpha weights the distillation term T² · KL(teacher ‖ student)."),
   })
   .describe("Knowledge distillation from a teacher model.");
 
