@@ -24,9 +24,11 @@ export function embed(config: ModelConfig, w: GptWeights, tokens: tf.Tensor2D, o
   return dropout(x, config.dropout, seedFor(opts, -1, "embedding")) as tf.Tensor3D;
 }
 
-/** Rotate-half RoPE on x [B, heads, T, hd]. */
-function applyRotary(x: tf.Tensor, seqLen: number, hd: number): tf.Tensor {
-  const { cos, sin } = rotaryTables(seqLen, hd);
+/** Rotate-half RoPE on x [B, heads, T, hd] at positions offset … offset + T − 1 (a KV-cached step passes its offset). */
+export function applyRotary(x: tf.Tensor, seqLen: number, hd: number, offset = 0): tf.Tensor {
+  const tables = rotaryTables(offset + seqLen, hd);
+  const cos = offset === 0 ? tables.cos : tables.cos.subarray(offset * hd);
+  const sin = offset === 0 ? tables.sin : tables.sin.subarray(offset * hd);
   const half = hd / 2;
   const [x1, x2] = tf.split(x, [half, half], -1) as [tf.Tensor, tf.Tensor];
   const rotated = tf.concat([tf.neg(x2), x1], -1);
@@ -34,7 +36,7 @@ function applyRotary(x: tf.Tensor, seqLen: number, hd: number): tf.Tensor {
 }
 
 /** [B, T, n·hd] → [B, n, T, hd]. */
-const splitHeads = (x: tf.Tensor, batch: number, seqLen: number, n: number, hd: number): tf.Tensor =>
+export const splitHeads = (x: tf.Tensor, batch: number, seqLen: number, n: number, hd: number): tf.Tensor =>
   tf.transpose(tf.reshape(x, [batch, seqLen, n, hd]), [0, 2, 1, 3]);
 
 /**
