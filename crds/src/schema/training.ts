@@ -63,10 +63,23 @@ export const LoRA = z
   })
   .describe("Low-rank adaptation.");
 
+export const Adapter = z
+  .strictObject({
+    bottleneck: positiveInt("Width of the adapter's bottleneck (down-projection to this many features, then back to dModel).")
+      .max(65_536)
+      .default(16),
+    placement: z
+      .enum(["attention", "mlp", "both"])
+      .default("both")
+      .describe("Where adapters go in each block: after attention, after the MLP, or after both."),
+  })
+  .describe("Bottleneck adapters (down-projection, GELU, up-projection, residual) in every block.");
+
 export const Peft = z
   .strictObject({
-    method: z.enum(["lora"]).default("lora").describe("Parameter-efficient method."),
+    method: z.enum(["lora", "adapter"]).default("lora").describe("Parameter-efficient method: lora (low-rank updates of chosen weights) or adapter (bottleneck layers)."),
     lora: LoRA.prefault({}),
+    adapter: Adapter.prefault({}),
   })
   .describe("Parameter-efficient fine-tuning. Needs model.pretrained.");
 
