@@ -1,6 +1,8 @@
 // The model's weights as named fields, built from (and flattened back to) the layout order. The forward reads these
 // structures; the optimizer and checkpoints see only the flat list.
 import type * as tf from "@tensorflow/tfjs-core";
+import type { AdapterWeights } from "../peft/bottleneck-adapter.js";
+import type { LinearSite, LowRankWeights } from "../peft/low-rank-linear.js";
 import type { ModelConfig } from "./model-config.js";
 import { paramLayout } from "./param-layout.js";
 
@@ -23,6 +25,12 @@ export interface BlockWeights {
   fcb: tf.Tensor;
   proj: tf.Tensor;
   projb: tf.Tensor;
+  /** Low-rank paths on the linears (LoRA, factorized layers); a site without one is the plain x·W + b. */
+  lowRank?: Partial<Record<LinearSite, LowRankWeights>>;
+  /** Bottleneck adapter on the attention output, before the residual add. */
+  adapterAttn?: AdapterWeights;
+  /** Bottleneck adapter on the MLP output, before the residual add. */
+  adapterMlp?: AdapterWeights;
 }
 
 export interface GptWeights {
@@ -46,7 +54,10 @@ export class WeightLayoutError extends Error {
   }
 }
 
-const BLOCK_FIELDS: Record<string, keyof BlockWeights> = {
+/** The block's own tensors (the PEFT hooks are structures of their own). */
+type BlockTensorField = Exclude<keyof BlockWeights, "lowRank" | "adapterAttn" | "adapterMlp">;
+
+const BLOCK_FIELDS: Record<string, BlockTensorField> = {
   "ln_1.g": "ln1g",
   "ln_1.b": "ln1b",
   "attn.q": "q",
@@ -85,7 +96,7 @@ export function structureWeights(config: ModelConfig, flat: readonly tf.Tensor[]
   };
   const blocks: BlockWeights[] = [];
   for (let i = 0; i < config.layers; i++) {
-    const fields: Partial<Record<keyof BlockWeights, tf.Tensor>> = {};
+    const fields: Partial<Record<BlockTensorField, tf.Tensor>> = {};
     for (const [suffix, field] of Object.entries(BLOCK_FIELDS)) {
       const t = byName.get(`h.${i}.${suffix}`);
       if (t !== undefined) fields[field] = t;

@@ -5,8 +5,10 @@ import * as tf from "@tensorflow/tfjs-core";
 import { causalMask, rotaryTables } from "./attention-constants.js";
 import { dropoutSeed, type DropoutContext } from "./counter-seed.js";
 import type { BlockWeights, GptWeights } from "./gpt-weights.js";
-import { dropout, geluTanh, layerNorm, linear, silu } from "./layers.js";
+import { dropout, geluTanh, layerNorm, silu } from "./layers.js";
 import { headDim, type ModelConfig } from "./model-config.js";
+import { bottleneckAdapter } from "../peft/bottleneck-adapter.js";
+import { lowRankDropoutSeed, lowRankLinear, type LinearSite } from "../peft/low-rank-linear.js";
 
 export interface ForwardOptions {
   /** Set when training with dropout > 0: which step, rank and micro-batch this pass is, for the dropout seeds. */
@@ -15,6 +17,14 @@ export interface ForwardOptions {
 
 const seedFor = (opts: ForwardOptions, layer: number, site: Parameters<typeof dropoutSeed>[2]): number | undefined =>
   opts.dropout === undefined ? undefined : dropoutSeed(opts.dropout, layer, site);
+
+/** The block's linear at `site`, with its low-rank path if it has one (else exactly linear(x, W, b)). */
+export function blockLinear(b: BlockWeights, site: LinearSite, w: tf.Tensor | undefined, bias: tf.Tensor | undefined, x: tf.Tensor, layer: number, opts: ForwardOptions): tf.Tensor {
+  const path = b.lowRank?.[site];
+  if (path === undefined) return lowRankLinear(x, w, bias, undefined);
+  const seed = opts.dropout !== undefined && (path.dropout ?? 0) > 0 ? lowRankDropoutSeed(opts.dropout, layer, site) : undefined;
+  return lowRankLinear(x, w, bias, path, seed);
+}
 
 /** tokens [B, T] int32 → residual stream [B, T, d]: token embedding plus learned positions (rotary adds none here). */
 export function embed(config: ModelConfig, w: GptWeights, tokens: tf.Tensor2D, opts: ForwardOptions = {}): tf.Tensor3D {
@@ -48,9 +58,9 @@ export function causalSelfAttention(config: ModelConfig, layer: number, b: Block
   const [batch, seqLen] = x.shape;
   const hd = headDim(config);
   const groups = config.heads / config.kvHeads;
-  let q = splitHeads(linear(x, b.q, b.qb), batch, seqLen, config.heads, hd);
-  let k = splitHeads(linear(x, b.k, b.kb), batch, seqLen, config.kvHeads, hd);
-  const v = splitHeads(linear(x, b.v, b.vb), batch, seqLen, config.kvHeads, hd);
+  let q = splitHeads(blockLinear(b, "q", b.q, b.qb, x, layer, opts), batch, seqLen, config.heads, hd);
+  let k = splitHeads(blockLinear(b, "k", b.k, b.kb, x, layer, opts), batch, seqLen, config.kvHeads, hd);
+  const v = splitHeads(blockLinear(b, "v", b.v, b.vb, x, layer, opts), batch, seqLen, config.kvHeads, hd);
   if (config.positionalEncoding === "rotary") {
     q = applyRotary(q, seqLen, hd);
     k = applyRotary(k, seqLen, hd);
@@ -60,21 +70,23 @@ export function causalSelfAttention(config: ModelConfig, layer: number, b: Block
   const probs = dropout(tf.softmax(scores, -1), config.dropout, seedFor(opts, layer, "attention"));
   const heads = tf.reshape(tf.matMul(probs, v), [batch, config.heads, seqLen, hd]);
   const merged = tf.reshape(tf.transpose(heads, [0, 2, 1, 3]), [batch, seqLen, config.heads * hd]);
-  return linear(merged, b.o, b.ob) as tf.Tensor3D;
+  return blockLinear(b, "o", b.o, b.ob, merged, layer, opts) as tf.Tensor3D;
 }
 
 /** GELU MLP, or SwiGLU: silu(x·gate) ⊙ (x·fc + fc_b), then the projection back to d. */
-export function mlp(config: ModelConfig, b: BlockWeights, x: tf.Tensor3D): tf.Tensor3D {
-  const up = linear(x, b.fc, b.fcb);
-  const act = config.activation === "swiglu" && b.gate !== undefined ? tf.mul(silu(linear(x, b.gate)), up) : geluTanh(up);
-  return linear(act, b.proj, b.projb) as tf.Tensor3D;
+export function mlp(config: ModelConfig, b: BlockWeights, x: tf.Tensor3D, layer = 0, opts: ForwardOptions = {}): tf.Tensor3D {
+  const up = blockLinear(b, "up", b.fc, b.fcb, x, layer, opts);
+  const act = config.activation === "swiglu" && b.gate !== undefined ? tf.mul(silu(blockLinear(b, "gate", b.gate, undefined, x, layer, opts)), up) : geluTanh(up);
+  return blockLinear(b, "down", b.proj, b.projb, act, layer, opts) as tf.Tensor3D;
 }
 
-/** One pre-LayerNorm block: x + attn(ln_1(x)), then + mlp(ln_2(x)). */
+/** One pre-LayerNorm block: x + attn(ln_1(x)), then + mlp(ln_2(x)); adapters, when present, on each sublayer's output. */
 export function block(config: ModelConfig, layer: number, b: BlockWeights, x: tf.Tensor3D, opts: ForwardOptions = {}): tf.Tensor3D {
-  const a = causalSelfAttention(config, layer, b, layerNorm(x, b.ln1g, b.ln1b) as tf.Tensor3D, opts);
+  let a = causalSelfAttention(config, layer, b, layerNorm(x, b.ln1g, b.ln1b) as tf.Tensor3D, opts);
+  if (b.adapterAttn !== undefined) a = bottleneckAdapter(a, b.adapterAttn) as tf.Tensor3D;
   const h = tf.add(x, dropout(a, config.dropout, seedFor(opts, layer, "attentionResidual"))) as tf.Tensor3D;
-  const m = mlp(config, b, layerNorm(h, b.ln2g, b.ln2b) as tf.Tensor3D);
+  let m = mlp(config, b, layerNorm(h, b.ln2g, b.ln2b) as tf.Tensor3D, layer, opts);
+  if (b.adapterMlp !== undefined) m = bottleneckAdapter(m, b.adapterMlp) as tf.Tensor3D;
   return tf.add(h, dropout(m, config.dropout, seedFor(opts, layer, "mlpResidual"))) as tf.Tensor3D;
 }
 
