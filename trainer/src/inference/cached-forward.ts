@@ -90,18 +90,21 @@ export function forwardCached(config: ModelConfig, w: GptWeights, tokens: readon
   if (tokens.length !== cache.batch || tokens.some((r) => r.length !== n) || n === 0) throw new RangeError(`forwardCached needs ${cache.batch} rows of equal, non-zero length`);
   const offset = cache.length;
   checkContext(config, offset + n, "the cached sequence");
-  const { logits, kv } = tf.tidy(() => {
+  // tidy keeps what it returns: the logits, then K and V of every layer, flat.
+  const kept = tf.tidy(() => {
     let x = embedAt(config, w, tf.tensor2d(tokens.flat(), [tokens.length, n], "int32"), offset);
-    const kvs: LayerKv[] = [];
+    const kvs: tf.Tensor[] = [];
     w.blocks.forEach((b, i) => {
       const r = blockCached(config, b, x, cache.layer(i), offset);
-      kvs.push(r.kv);
+      kvs.push(r.kv.k, r.kv.v);
       x = r.out;
     });
-    return { logits: head(config, w, x), kv: kvs };
+    return [head(config, w, x), ...kvs];
   });
-  cache.commit(kv, n);
-  return logits;
+  const layers: LayerKv[] = [];
+  for (let i = 0; i < config.layers; i++) layers.push({ k: kept[1 + 2 * i] as tf.Tensor4D, v: kept[2 + 2 * i] as tf.Tensor4D });
+  cache.commit(layers, n);
+  return kept[0] as tf.Tensor3D;
 }
 
 /** Rows of the logits tensor [B, n, V] as plain arrays: out[b][j] is position j of sequence b. */

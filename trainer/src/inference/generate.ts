@@ -46,7 +46,7 @@ export function checkPrompt(config: ModelConfig, prompt: readonly number[], maxN
 /** Logits of the last position of the whole sequence, by the plain forward. */
 async function lastLogitsUncached(m: DecodingModel, seq: readonly number[]): Promise<Float32Array> {
   const t = tf.tidy(() => {
-    const logits = forward(m.config, m.weights, tf.tensor2d(seq, [1, seq.length], "int32"));
+    const logits = forward(m.config, m.weights, tf.tensor2d([...seq], [1, seq.length], "int32"));
     return tf.reshape(tf.slice(logits, [0, seq.length - 1, 0], [1, 1, m.config.vocabSize]), [m.config.vocabSize]);
   });
   const row = (await t.data()) as Float32Array;
