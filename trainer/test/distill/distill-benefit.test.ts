@@ -28,7 +28,7 @@ async function trainTeacher(): Promise<Trainer> {
   return t;
 }
 
-async function trainStudent(model: ModelConfig, rows: Int32Array[], steps: number, objective?: Objective): Promise<Trainer> {
+async function trainStudent(model: Partial<ModelConfig>, rows: Int32Array[], steps: number, objective?: Objective): Promise<Trainer> {
   const cfg = tinyTrain({ globalBatchSize: rows.length, microBatchSize: rows.length, schedule: constant(1e-2, steps), seed: 9 }, model);
   const t = new Trainer(cfg, new SoloCollective(), objective === undefined ? {} : { objective });
   for (let s = 0; s < steps; s++) await t.step(s, rows);
