@@ -2,7 +2,8 @@
 // then an MLP), a final LayerNorm, an LM head. Every function is pure in (weights, inputs): no variables, no captured
 // tensors, no RNG state, so a block can be re-run for recomputation and differentiated on its own with tf.grads.
 import * as tf from "@tensorflow/tfjs-core";
-import { causalMask, rotaryTables } from "./attention-constants.js";
+import { rotaryTables } from "./attention-constants.js";
+import { attentionCore, recomputedAttentionCore } from "./attention-core.js";
 import { dropoutSeed, type DropoutContext } from "./counter-seed.js";
 import type { BlockWeights, GptWeights } from "./gpt-weights.js";
 import { dropout, geluTanh, layerNorm, silu } from "./layers.js";
@@ -13,6 +14,8 @@ import { lowRankDropoutSeed, lowRankLinear, type LinearSite } from "../peft/low-
 export interface ForwardOptions {
   /** Set when training with dropout > 0: which step, rank and micro-batch this pass is, for the dropout seeds. */
   dropout?: DropoutContext;
+  /** Selective activation checkpointing: keep q, k, v and recompute softmax(QKᵀ)V in backward. */
+  recomputeAttention?: boolean;
 }
 
 const seedFor = (opts: ForwardOptions, layer: number, site: Parameters<typeof dropoutSeed>[2]): number | undefined =>
@@ -66,9 +69,8 @@ export function causalSelfAttention(config: ModelConfig, layer: number, b: Block
     k = applyRotary(k, seqLen, hd);
   }
   const qGrouped = tf.reshape(q, [batch, config.kvHeads, groups * seqLen, hd]);
-  const scores = tf.add(tf.mul(tf.matMul(qGrouped, k, false, true), 1 / Math.sqrt(hd)), tf.tensor2d(causalMask(groups, seqLen), [groups * seqLen, seqLen]));
-  const probs = dropout(tf.softmax(scores, -1), config.dropout, seedFor(opts, layer, "attention"));
-  const heads = tf.reshape(tf.matMul(probs, v), [batch, config.heads, seqLen, hd]);
+  const core = opts.recomputeAttention === true ? recomputedAttentionCore : attentionCore;
+  const heads = tf.reshape(core(qGrouped, k, v, groups, config.dropout, seedFor(opts, layer, "attention")), [batch, config.heads, seqLen, hd]);
   const merged = tf.reshape(tf.transpose(heads, [0, 2, 1, 3]), [batch, seqLen, config.heads * hd]);
   return blockLinear(b, "o", b.o, b.ob, merged, layer, opts) as tf.Tensor3D;
 }

@@ -16,6 +16,8 @@ export interface AdamWHyper {
 export interface OptimParam {
   name: string;
   shape: number[];
+  /** Whether weight decay applies; default: by shape (decays()). A ZeRO shard's 1-D pieces of matrices set it. */
+  decay?: boolean;
 }
 
 /** Name of the optimizer's step count in its exported state. */
@@ -33,7 +35,7 @@ export class AdamW {
   ) {
     this.m = params.map((p) => tf.zeros(p.shape, "float32"));
     this.v = params.map((p) => tf.zeros(p.shape, "float32"));
-    this.decayMask = params.map((p) => decays(p.shape));
+    this.decayMask = params.map((p) => p.decay ?? decays(p.shape));
   }
 
   /** Updates applied so far. */
