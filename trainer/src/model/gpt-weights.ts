@@ -55,7 +55,7 @@ export class WeightLayoutError extends Error {
 }
 
 /** The block's own tensors (the PEFT hooks are structures of their own). */
-type BlockTensorField = Exclude<keyof BlockWeights, "lowRank" | "adapterAttn" | "adapterMlp">;
+export type BlockTensorField = Exclude<keyof BlockWeights, "lowRank" | "adapterAttn" | "adapterMlp">;
 
 const BLOCK_FIELDS: Record<string, BlockTensorField> = {
   "ln_1.g": "ln1g",
