@@ -3,9 +3,9 @@
 // of 8, then the tensor bytes, little-endian, in the order of their offsets, with no gaps.
 import { elementCount, type NamedArray } from "./named-array.js";
 
-export type SafetensorsDtype = "F32" | "I32" | "I64" | "F16" | "BF16";
+export type SafetensorsDtype = "F32" | "I32" | "I64" | "F16" | "BF16" | "I8";
 
-const DTYPE_BYTES: Record<SafetensorsDtype, number> = { F32: 4, I32: 4, I64: 8, F16: 2, BF16: 2 };
+const DTYPE_BYTES: Record<SafetensorsDtype, number> = { F32: 4, I32: 4, I64: 8, F16: 2, BF16: 2, I8: 1 };
 /** The reference implementation's limit: a larger header is an attack or garbage. */
 export const MAX_HEADER_BYTES = 100_000_000;
 
@@ -20,12 +20,19 @@ export class SafetensorsFormatError extends Error {
   }
 }
 
-/** A decoded tensor: F32/I32 as their arrays, I64 as BigInt64Array, F16/BF16 as raw Uint16Array bits. */
+/** A decoded tensor: F32/I32/I8 as their arrays, I64 as BigInt64Array, F16/BF16 as raw Uint16Array bits. */
 export interface SafeTensor {
   name: string;
   dtype: SafetensorsDtype;
   shape: number[];
-  data: Float32Array | Int32Array | BigInt64Array | Uint16Array;
+  data: Float32Array | Int32Array | BigInt64Array | Uint16Array | Int8Array;
+}
+
+/** An int8 tensor to encode (quantized weights); NamedArray stays float32/int32. */
+export interface NamedInt8Array {
+  name: string;
+  shape: number[];
+  data: Int8Array;
 }
 
 export interface DecodedSafetensors {
@@ -35,8 +42,8 @@ export interface DecodedSafetensors {
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-/** Encodes F32/I32 arrays in the order given (the order is part of the bytes, so keep it fixed for reproducible files). */
-export function encodeSafetensors(tensors: readonly NamedArray[], metadata: Readonly<Record<string, string>> = {}): Uint8Array {
+/** Encodes F32/I32 (and I8) arrays in the order given (the order is part of the bytes, so keep it fixed for reproducible files). */
+export function encodeSafetensors(tensors: readonly (NamedArray | NamedInt8Array)[], metadata: Readonly<Record<string, string>> = {}): Uint8Array {
   if (!LITTLE_ENDIAN) throw new Error("safetensors encoding assumes a little-endian host");
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length > 0) header["__metadata__"] = { ...metadata };
@@ -44,7 +51,7 @@ export function encodeSafetensors(tensors: readonly NamedArray[], metadata: Read
   for (const t of tensors) {
     if (t.name === "__metadata__" || t.name in header) throw new RangeError(`tensor name ${JSON.stringify(t.name)} is reserved or repeated`);
     if (elementCount(t.shape) !== t.data.length) throw new RangeError(`tensor ${t.name}: shape [${t.shape.join(", ")}] has ${elementCount(t.shape)} elements, data has ${t.data.length}`);
-    const dtype = t.data instanceof Float32Array ? "F32" : "I32";
+    const dtype = t.data instanceof Float32Array ? "F32" : t.data instanceof Int8Array ? "I8" : "I32";
     header[t.name] = { dtype, shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
     offset += t.data.byteLength;
   }
@@ -111,7 +118,7 @@ export function decodeSafetensors(bytes: Uint8Array, source = "buffer"): Decoded
   const tensors = entries.map((e): SafeTensor => {
     // A copy, aligned for its typed array and independent of the file buffer.
     const copy = bytes.slice(headerEnd + e.begin, headerEnd + e.end).buffer;
-    const data = e.dtype === "F32" ? new Float32Array(copy) : e.dtype === "I32" ? new Int32Array(copy) : e.dtype === "I64" ? new BigInt64Array(copy) : new Uint16Array(copy);
+    const data = e.dtype === "F32" ? new Float32Array(copy) : e.dtype === "I32" ? new Int32Array(copy) : e.dtype === "I64" ? new BigInt64Array(copy) : e.dtype === "I8" ? new Int8Array(copy) : new Uint16Array(copy);
     return { name: e.name, dtype: e.dtype, shape: e.shape, data };
   });
   return { tensors, metadata };
@@ -142,7 +149,7 @@ export function f16ToF32(h: number): number {
   return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }
 
-/** A decoded tensor as a NamedArray: F16/BF16 widened to F32 exactly, I64 narrowed to I32 when every value fits. */
+/** A decoded tensor as a NamedArray: F16/BF16 widened to F32 exactly, I8 widened to I32, I64 narrowed to I32 when every value fits. */
 export function toNamedArray(t: SafeTensor): NamedArray {
   const { name, shape, data } = t;
   switch (t.dtype) {
@@ -156,6 +163,8 @@ export function toNamedArray(t: SafeTensor): NamedArray {
       (data as Uint16Array).forEach((b, i) => (bits[i] = b << 16));
       return { name, shape, data: new Float32Array(bits.buffer) };
     }
+    case "I8":
+      return { name, shape, data: Int32Array.from(data as Int8Array) };
     case "I64": {
       const out = new Int32Array(data.length);
       (data as BigInt64Array).forEach((v, i) => {

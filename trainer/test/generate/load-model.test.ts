@@ -1,0 +1,63 @@
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { encodeCompressedModel } from "../../src/compress/compressed-model.js";
+import { decodeSafetensors, encodeSafetensors, toNamedArray } from "../../src/checkpoint/safetensors.js";
+import { loadModel, ModelLoadError } from "../../src/generate/load-model.js";
+import { exportHfGpt2 } from "../../src/interop/hf-gpt2.js";
+import { initParams } from "../../src/model/init-params.js";
+import { TINY } from "../model/tiny.js";
+
+const dir = await mkdtemp(join(tmpdir(), "gantry-load-"));
+
+describe("loading a model", () => {
+  it("reads a compressed model file with its own shape and tokenizer", async () => {
+    const arrays = initParams(TINY, 1);
+    const path = join(dir, "model-int8.safetensors");
+    await writeFile(path, encodeCompressedModel(TINY, "bytes", arrays, { quantization: "int8-per-channel" }));
+    const m = await loadModel(path);
+    expect(m.kind).toBe("compressed");
+    expect(m.config).toEqual(TINY);
+    expect(m.tokenizer).toBe("bytes");
+    expect(m.arrays.map((a) => a.name)).toEqual(arrays.map((a) => a.name));
+  });
+
+  it("refuses weights that do not match the recorded model config, naming the tensor", async () => {
+    const path = join(dir, "mismatch.safetensors");
+    // Weights of a 1-layer model under a 3-layer shape.
+    const one = { ...TINY, layers: 1 };
+    const { tensors, metadata } = decodeSafetensors(encodeCompressedModel(one, "bytes", initParams(one, 1), { quantization: "none" }));
+    const patched = encodeSafetensors(tensors.map(toNamedArray), { ...metadata, "gantry.model": JSON.stringify({ ...one, layers: 3 }) });
+    await writeFile(path, patched);
+    const err = await loadModel(path).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ModelLoadError);
+    expect((err as Error).message).toMatch(/do not match the model config \(3 layers.*parameter h\.1\.ln_1\.g: missing/);
+  });
+
+  it("refuses an unknown tokenizer", async () => {
+    const path = join(dir, "tok.safetensors");
+    await writeFile(path, encodeCompressedModel(TINY, "sentencepiece" as never, initParams(TINY, 1), { quantization: "none" }));
+    await expect(loadModel(path)).rejects.toThrow(/unknown tokenizer "sentencepiece": expected one of/);
+  });
+
+  it("imports Hugging Face GPT-2 weights back to Gantry's, value for value", async () => {
+    const arch = { ...TINY, mlpRatio: 4, activation: "gelu" as const, positionalEncoding: "learned" as const, tieEmbeddings: true };
+    const arrays = initParams(TINY, 2);
+    const files = exportHfGpt2(arrays, arch);
+    const hf = join(dir, "hf");
+    await import("node:fs/promises").then((fs) => fs.mkdir(hf));
+    await writeFile(join(hf, "model.safetensors"), files["model.safetensors"]);
+    await expect(loadModel(join(hf, "model.safetensors"))).rejects.toThrow(/no config.json with n_head/);
+    await writeFile(join(hf, "config.json"), files["config.json"]);
+    const m = await loadModel(`file://${join(hf, "model.safetensors")}`);
+    expect(m.kind).toBe("hf-gpt2");
+    expect(m.tokenizer).toBe("gpt2");
+    expect(m.config).toEqual(TINY);
+    expect(m.arrays).toEqual(arrays);
+  });
+
+  it("says when a checkpoint root holds no checkpoint", async () => {
+    await expect(loadModel(`file://${join(dir, "empty")}`)).rejects.toThrow(/no whole checkpoint here/);
+  });
+});
