@@ -1,11 +1,15 @@
 // A model rebuilt from a Gantry checkpoint alone: its shape and tokenizer from the manifest's `extra`, its weights
-// from model.safetensors. What a teacher, gantry-serve and gantry-factorize start from.
+// from model.safetensors (a factorized checkpoint's U·V pairs multiplied out). What a teacher, gantry-serve and
+// gantry-factorize start from.
 import { TOKENIZER_NAMES, type TokenizerName } from "@gantry/crds";
 import type { LoadedCheckpoint } from "../checkpoint/checkpoint-reader.js";
 import { CheckpointReader } from "../checkpoint/checkpoint-reader.js";
 import type { CheckpointS3Client } from "../checkpoint/checkpoint-store.js";
 import { openCheckpointStore } from "../checkpoint/checkpoint-store.js";
 import type { NamedArray } from "../checkpoint/named-array.js";
+import type { CheckpointManifest } from "../checkpoint/manifest.js";
+import { planOfManifest } from "../factorize/factorized-checkpoint.js";
+import { expandFactors } from "../factorize/factorize-weights.js";
 import { validateModelConfig, type ModelConfig } from "../model/model-config.js";
 import { matchNamedArrays } from "../model/param-io.js";
 import { paramLayout } from "../model/param-layout.js";
@@ -18,8 +22,9 @@ export interface CheckpointModel {
   step: number;
   config: ModelConfig;
   tokenizer: TokenizerName;
-  /** Every parameter, in paramLayout(config) order. */
+  /** Every parameter, in paramLayout(config) order (dense). */
   weights: NamedArray[];
+  manifest: CheckpointManifest;
 }
 
 /** The checkpoint root holds no usable model: none committed, or one without the shape it needs. */
@@ -48,8 +53,14 @@ export function modelOfCheckpoint(uri: string, loaded: LoadedCheckpoint): Checkp
   const named = String(extra["tokenizer"] ?? "gpt2");
   const tokenizer = TOKENIZER_NAMES.find((t) => t === named);
   if (tokenizer === undefined) throw new CheckpointModelError(where, `names an unknown tokenizer ${named}`);
-  const weights = matchNamedArrays(paramLayout(config), loaded.weights);
-  return { uri, dir: loaded.dir, step: loaded.step, config, tokenizer, weights };
+  let plan;
+  try {
+    plan = planOfManifest(loaded.manifest);
+  } catch (err) {
+    throw new CheckpointModelError(where, `its factorization record is invalid: ${(err as Error).message}`);
+  }
+  const weights = plan === undefined ? matchNamedArrays(paramLayout(config), loaded.weights) : expandFactors(config, loaded.weights, plan);
+  return { uri, dir: loaded.dir, step: loaded.step, config, tokenizer, weights, manifest: loaded.manifest };
 }
 
 /** The newest whole checkpoint under `uri` (file:///path or s3://bucket/prefix) as a model. */
