@@ -14,7 +14,6 @@ import { CorruptCheckpointError } from "../checkpoint/errors.js";
 import type { Collective } from "../collective/collective.js";
 import { connectCollective } from "../collective/connect-ring.js";
 import { RedisAddressBook } from "../collective/rendezvous.js";
-import { initParams } from "../model/init-params.js";
 import { flopsPerToken, parameterCount } from "../model/param-layout.js";
 import { Trainer } from "../train/trainer.js";
 import { trainConfigFromSpec } from "../train/train-config.js";
@@ -24,6 +23,7 @@ import { ProgressThrottle, etaSeconds, progressFields } from "../runtime/progres
 import { ConfigError, type RunConfig } from "../runtime/run-config.js";
 import type { StopSignal } from "../runtime/stop-signal.js";
 import { openDataFeed, readValidationSet, type DataFeed } from "./data-feed.js";
+import { objectiveForSpec, type TrainingSetup } from "./objective-for-spec.js";
 
 export const CODE_VERSION = `gantry-trainer/${process.env["GANTRY_CODE_VERSION"] ?? "0.1.0"}`;
 /** Checkpoint-root files rank 0 keeps current: the loss history (for the plot across restarts) and the plot. */
@@ -114,6 +114,7 @@ export async function runTrainingJob(cfg: RunConfig, deps: RunDeps): Promise<Run
   });
   let feed: DataFeed | undefined;
   let trainer: Trainer | undefined;
+  let setup: TrainingSetup | undefined;
   try {
     const store = openCheckpointStore(cfg.checkpointUri, deps.s3);
     const latest = await new CheckpointReader(store).latest();
@@ -131,17 +132,21 @@ export async function runTrainingJob(cfg: RunConfig, deps: RunDeps): Promise<Run
     const place = { jobUid: cfg.job.uid, attempt, rank, worldSize, contextLength: context, collective };
     feed = await openDataFeed(spec.data, spec.training, place, deps.s3, resume);
 
+    // What is trained (all weights, or adapters on a frozen pretrained base) and where it starts.
+    setup = await objectiveForSpec(spec, train, deps.s3 === undefined ? {} : { s3: deps.s3 });
+    log.info("objective", { kind: setup.plan.kind, trainable: setup.counts.trainable, parameters: setup.counts.model });
     let start = 0;
     if (latest !== undefined) {
-      trainer = new Trainer(train, collective, { params: latest.weights });
+      setup.checkResume(latest.manifest, `${cfg.checkpointUri.replace(/\/$/, "")}/${latest.dir}`);
+      trainer = new Trainer(train, collective, { params: latest.weights, objective: setup.objective });
       trainer.importState({ params: latest.weights, optimizer: latest.optimizer });
       if (trainer.optimizerSteps !== latest.step) throw new CorruptCheckpointError(latest.dir, `its optimizer has taken ${trainer.optimizerSteps} steps, its manifest says ${latest.step}`);
       start = latest.step;
     } else {
       // Every rank initialises from the same seed; rank 0's copy is broadcast anyway, so the world starts identical.
-      const params = initParams(train.model, train.seed);
+      const params = setup.initial();
       for (const p of params) if (p.data instanceof Float32Array) await collective.broadcast(p.data, 0);
-      trainer = new Trainer(train, collective, { params });
+      trainer = new Trainer(train, collective, { params, objective: setup.objective });
     }
     const history = rank === 0 ? await readLosses(store, start) : { train: [], validation: [] };
     const losses = history.train;
@@ -191,7 +196,7 @@ export async function runTrainingJob(cfg: RunConfig, deps: RunDeps): Promise<Run
           datasetFingerprint: (feed as DataFeed).fingerprint,
           dataState,
           // Enough to rebuild the model from the checkpoint alone (gantry-generate, the Hugging Face export).
-          extra: { model: JSON.stringify(train.model), tokenizer: spec.data.tokenizer },
+          extra: { model: JSON.stringify(train.model), tokenizer: spec.data.tokenizer, ...setup?.checkpointExtra },
         });
         // The data position commits only after the checkpoint it belongs to: the fence's step is the checkpoint's.
         await resumeStore?.commit(dataState);
@@ -246,6 +251,7 @@ export async function runTrainingJob(cfg: RunConfig, deps: RunDeps): Promise<Run
     return { kind: "finished", step: total, backend, ...(lastCheckpoint ? { checkpoint: lastCheckpoint } : {}), losses, validation: history.validation };
   } finally {
     trainer?.dispose();
+    setup?.dispose();
     await feed?.close().catch(() => undefined);
     await collective.close().catch(() => undefined);
   }

@@ -81,7 +81,10 @@ describe("gradient check (cpu, float32)", () => {
     const trainable = tensorsOf(values);
     const [mb] = toMicroBatches(tokenRows(2, 8, 64, 21), 2, 16, 64);
     if (mb === undefined) throw new Error("no batch");
-    const { value, grads } = tf.tidy(() => objective.gradients(trainable, mb, {}));
+    const { value, grads } = tf.tidy(() => {
+      const r = objective.gradients(trainable, mb, {});
+      return { value: r.value, grads: r.grads };
+    });
     const lossAt = async (i: number, dir: tf.Tensor, sign: number): Promise<number> => {
       const moved = trainable.map((t, j) => (j === i ? tf.add(t, tf.mul(dir, sign * EPS)) : t));
       const l = objective.evalLoss(moved, mb);
