@@ -13,8 +13,28 @@ export interface Collective {
   close(): Promise<void>;
 }
 
+/** Elements [start, end) of a flat buffer. */
+export type Range = readonly [start: number, end: number];
+
+/**
+ * The two halves of a ring all-reduce, exposed for ZeRO. `owned[r]` is the range rank r ends up owning; the ranges
+ * are disjoint (together they need not cover the buffer: elements outside every range are left as they are).
+ * Owner r's range is summed in the rank order r+1, r+2, …, r (mod worldSize): with owned[r] = the ring's chunk r+1,
+ * that is exactly the order allReduceSum uses for a buffer that fits one bucket, so sharded steps equal plain DP's
+ * bit for bit.
+ */
+export interface ShardCollective extends Collective {
+  /** After it, data[owned[rank]] holds the sum over ranks; the rest of data holds partial sums (garbage to callers). */
+  reduceScatterSum(data: Float32Array, owned: readonly Range[]): Promise<void>;
+  /** Each rank's data[owned[rank]] is copied into every rank's data at the same place. */
+  allGatherOwned(data: Float32Array, owned: readonly Range[]): Promise<void>;
+}
+
+export const hasShardOps = (c: Collective): c is ShardCollective =>
+  typeof (c as Partial<ShardCollective>).reduceScatterSum === "function" && typeof (c as Partial<ShardCollective>).allGatherOwned === "function";
+
 /** The world of one rank: every collective is the identity. */
-export class SoloCollective implements Collective {
+export class SoloCollective implements ShardCollective {
   readonly rank = 0;
   readonly worldSize = 1;
   allReduceSum(): Promise<void> {
@@ -24,6 +44,12 @@ export class SoloCollective implements Collective {
     return Promise.resolve([data]);
   }
   broadcast(): Promise<void> {
+    return Promise.resolve();
+  }
+  reduceScatterSum(): Promise<void> {
+    return Promise.resolve();
+  }
+  allGatherOwned(): Promise<void> {
     return Promise.resolve();
   }
   barrier(): Promise<void> {

@@ -2,7 +2,7 @@
 // All-reduce is reduce-scatter then all-gather per bucket, so every rank ends with the same bytes in a fixed order.
 // Any link failure fails the whole collective and closes both links, so the failure travels round the ring at once
 // instead of waiting for each rank's timeout.
-import type { Collective } from "./collective.js";
+import type { Range, ShardCollective } from "./collective.js";
 import { CollectiveMismatchError, PeerLostError } from "./errors.js";
 import type { Frame } from "./frame-codec.js";
 import type { FramedSocket } from "./framed-socket.js";
@@ -13,7 +13,7 @@ import { allGatherStep, chunkBounds, gatherBlockStep, nextRank, planBuckets, red
 export const DEFAULT_BUCKET_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_PIECE_BYTES = 1024 * 1024;
 
-const KIND = { allReduceSum: 1, allGather: 2, broadcast: 3, barrier: 4 } as const;
+const KIND = { allReduceSum: 1, allGather: 2, broadcast: 3, barrier: 4, reduceScatterSum: 5, allGatherOwned: 6 } as const;
 type Kind = keyof typeof KIND;
 
 /** The tag of every frame of one collective call: its kind and its sequence number (the same on every rank). */
@@ -36,7 +36,7 @@ export interface RingOptions {
   onClose?: () => Promise<void>;
 }
 
-export class RingCollective implements Collective {
+export class RingCollective implements ShardCollective {
   private readonly bucketElements: number;
   private readonly pieceElements: number;
   private scratch: Float32Array = new Float32Array(0);
@@ -76,6 +76,18 @@ export class RingCollective implements Collective {
 
   allGather(data: Float32Array): Promise<Float32Array[]> {
     return this.run("allGather", (tag) => this.gather(tag, data));
+  }
+
+  reduceScatterSum(data: Float32Array, owned: readonly Range[]): Promise<void> {
+    const chunk = this.chunksOf(data, owned);
+    if (chunk instanceof Error) return Promise.reject(chunk);
+    return this.run("reduceScatterSum", (tag) => this.ringReduceScatter(tag, data, chunk));
+  }
+
+  allGatherOwned(data: Float32Array, owned: readonly Range[]): Promise<void> {
+    const chunk = this.chunksOf(data, owned);
+    if (chunk instanceof Error) return Promise.reject(chunk);
+    return this.run("allGatherOwned", (tag) => this.ringAllGather(tag, data, chunk));
   }
 
   broadcast(data: Float32Array, root: number): Promise<void> {
@@ -186,6 +198,48 @@ export class RingCollective implements Collective {
     }
     for (let step = 0; step < n - 1; step++) {
       for (const target of pieces(allGatherStep(this.rank, n, step).recv)) {
+        const body = this.expect(await this.links.prev.recv(), tag, target.length);
+        target.set(floatsOf(body));
+        if (step < n - 2) sends.add(this.links.next.send(tag, body));
+      }
+    }
+    await sends.all();
+  }
+
+  /** Ring chunk c is the range its final holder, rank c − 1, owns (reduceScatterStep's convention). */
+  private chunksOf(data: Float32Array, owned: readonly Range[]): ((c: number) => [number, number]) | RangeError {
+    const n = this.worldSize;
+    if (owned.length !== n) return new RangeError(`${owned.length} owned ranges for a world of ${n}`);
+    for (const [r, [start, end]] of owned.entries()) {
+      if (!(Number.isInteger(start) && Number.isInteger(end) && start >= 0 && start <= end && end <= data.length)) return new RangeError(`rank ${r}'s range [${start}, ${end}) is not inside a buffer of ${data.length}`);
+    }
+    return (c) => {
+      const [start, end] = owned[(c + n - 1) % n] as Range;
+      return [start, end];
+    };
+  }
+
+  /** The first half of ringAllReduce on arbitrary chunks: chunk c ends complete on rank c − 1, summed c, c+1, …. */
+  private async ringReduceScatter(tag: number, buffer: Float32Array, chunk: (c: number) => [number, number]): Promise<void> {
+    const n = this.worldSize;
+    const sends = new PendingSends();
+    for (const piece of this.pieces(buffer, chunk(reduceScatterStep(this.rank, n, 0).send))) sends.add(this.links.next.send(tag, bytesOf(piece)));
+    for (let step = 0; step < n - 1; step++) {
+      for (const target of this.pieces(buffer, chunk(reduceScatterStep(this.rank, n, step).recv))) {
+        addInto(target, floatsOf(this.expect(await this.links.prev.recv(), tag, target.length)));
+        if (step < n - 2) sends.add(this.links.next.send(tag, bytesOf(target)));
+      }
+    }
+    await sends.all();
+  }
+
+  /** The second half: rank r starts with chunk r + 1 complete and ends with every chunk. */
+  private async ringAllGather(tag: number, buffer: Float32Array, chunk: (c: number) => [number, number]): Promise<void> {
+    const n = this.worldSize;
+    const sends = new PendingSends();
+    for (const piece of this.pieces(buffer, chunk(allGatherStep(this.rank, n, 0).send))) sends.add(this.links.next.send(tag, bytesOf(piece)));
+    for (let step = 0; step < n - 1; step++) {
+      for (const target of this.pieces(buffer, chunk(allGatherStep(this.rank, n, step).recv))) {
         const body = this.expect(await this.links.prev.recv(), tag, target.length);
         target.set(floatsOf(body));
         if (step < n - 2) sends.add(this.links.next.send(tag, body));

@@ -3,6 +3,19 @@ import type { JobSpec } from "@gantry/crds";
 import { modelConfigFromSpec, type ModelConfig } from "../model/model-config.js";
 import type { AdamWHyper } from "../optim/adamw.js";
 import type { LrSchedule } from "../optim/lr-schedule.js";
+import type { ZeroStage } from "../zero/memory-accounting.js";
+import type { GradientCheckpointing } from "./checkpointed-objective.js";
+
+/** spec.parallelism's memory knobs. */
+export interface MemoryConfig {
+  /** 0 plain DP; 1 optimizer state sharded; 2 gradients too; 3 parameters too. */
+  zeroStage: ZeroStage;
+  gradientCheckpointing: GradientCheckpointing;
+  /** ZeRO-2: gradient elements reduce-scattered per bucket (default DEFAULT_BUCKET_BYTES / 4). */
+  bucketElements?: number;
+}
+
+export const PLAIN_DP: MemoryConfig = { zeroStage: 0, gradientCheckpointing: "none" };
 
 export interface TrainConfig {
   model: ModelConfig;
@@ -14,6 +27,8 @@ export interface TrainConfig {
   gradClipNorm: number;
   /** training.seed: initialisation and dropout. */
   seed: number;
+  /** ZeRO stage and activation checkpointing; absent: plain DP, no recomputation. */
+  memory?: MemoryConfig;
 }
 
 export class TrainConfigError extends Error {
@@ -42,7 +57,12 @@ export function accumulationSteps(globalBatchSize: number, microBatchSize: numbe
   return globalBatchSize / perStep;
 }
 
-export function trainConfigFromSpec(spec: Pick<JobSpec, "model" | "data" | "training">): TrainConfig {
+const asZeroStage = (n: number): ZeroStage => {
+  if (n === 0 || n === 1 || n === 2 || n === 3) return n;
+  throw new TrainConfigError(`${n} is not a ZeRO stage (0-3)`, "parallelism.zeroStage");
+};
+
+export function trainConfigFromSpec(spec: Pick<JobSpec, "model" | "data" | "training"> & Partial<Pick<JobSpec, "parallelism">>): TrainConfig {
   const model = modelConfigFromSpec(spec);
   const t = spec.training;
   return {
@@ -59,5 +79,8 @@ export function trainConfigFromSpec(spec: Pick<JobSpec, "model" | "data" | "trai
     microBatchSize: t.microBatchSize,
     gradClipNorm: t.gradClipNorm,
     seed: t.seed,
+    ...(spec.parallelism === undefined
+      ? {}
+      : { memory: { zeroStage: asZeroStage(spec.parallelism.zeroStage), gradientCheckpointing: spec.parallelism.gradientCheckpointing } }),
   };
 }

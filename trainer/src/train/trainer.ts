@@ -3,16 +3,25 @@
 // host reads tensors only with the asynchronous .data(), and every intermediate is disposed.
 import * as tf from "@tensorflow/tfjs-core";
 import type { NamedArray } from "../checkpoint/named-array.js";
-import type { Collective } from "../collective/collective.js";
+import { hasShardOps, type Collective, type Range, type ShardCollective } from "../collective/collective.js";
+import { DEFAULT_BUCKET_BYTES } from "../collective/ring-collective.js";
 import type { ForwardOptions } from "../model/gpt.js";
-import { exportTensors, importTensors } from "../model/param-io.js";
+import { exportTensors, importTensors, matchNamedArrays } from "../model/param-io.js";
 import type { ParamSpec } from "../model/param-layout.js";
 import { AdamW } from "../optim/adamw.js";
 import { clipCoefficient, globalNorm } from "../optim/grad-clip.js";
 import { learningRate } from "../optim/lr-schedule.js";
 import { toMicroBatches, type MicroBatch } from "./micro-batches.js";
-import { fullModelObjective, type Objective } from "./objective.js";
-import { accumulationSteps, type TrainConfig } from "./train-config.js";
+import { paramLayout } from "../model/param-layout.js";
+import { ADAMW_STEP_NAME } from "../optim/adamw.js";
+import { zeroMemory, type MemoryBytes } from "../zero/memory-accounting.js";
+import { reduceStats } from "../zero/step-stats.js";
+import { ShardedOptimizer } from "../zero/shard-optimizer.js";
+import { flatLayout, intersect, rangeLength, shardRanges, shift, type FlatLayout } from "../zero/shard-layout.js";
+import { addOwned, Zero3Model, type TrafficCounter } from "../zero/zero3-model.js";
+import { checkpointedObjective } from "./checkpointed-objective.js";
+import type { Objective } from "./objective.js";
+import { accumulationSteps, PLAIN_DP, TrainConfigError, type MemoryConfig, type TrainConfig } from "./train-config.js";
 
 export interface StepStats {
   step: number;
@@ -44,6 +53,30 @@ export class NonFiniteError extends Error {
   }
 }
 
+/** This rank's shard of a sharded trainer's state: what it saves in its own checkpoint files. */
+export interface ShardState {
+  stage: 1 | 2 | 3;
+  rank: number;
+  worldSize: number;
+  /** Parameter elements [start, end) of the flat layout this rank owns. */
+  range: Range;
+  m: Float32Array;
+  v: Float32Array;
+  step: number;
+  /** ZeRO-3: the owned parameters. */
+  params?: Float32Array;
+}
+
+/** The ZeRO machinery of a trainer with stage ≥ 1. */
+interface ZeroContext {
+  stage: 1 | 2 | 3;
+  collective: ShardCollective;
+  layout: FlatLayout;
+  owned: Range[];
+  optimizer: ShardedOptimizer;
+  z3?: Zero3Model;
+}
+
 export interface TrainerOptions {
   /** Start from these trainable values instead of objective.init(config.seed) (e.g. rank 0's broadcast copy). */
   params?: readonly NamedArray[];
@@ -55,9 +88,15 @@ export class Trainer {
   /** Micro-batches this rank runs per optimizer step. */
   readonly accumulation: number;
   readonly objective: Objective;
+  readonly memory: MemoryConfig;
+  /** Bytes this rank's ZeRO collectives moved (reduce-scatter, all-gather), for the benchmark. */
+  readonly traffic: TrafficCounter = { gathered: 0, reduced: 0 };
   private readonly layout: readonly ParamSpec[];
   private params: tf.Tensor[];
-  private readonly optimizer: AdamW;
+  private readonly optimizer: AdamW | undefined;
+  private readonly zero: ZeroContext | undefined;
+  /** Host bytes of the reduced gradient the last step held (the accounting's live figure). */
+  private gradBytes = 0;
 
   constructor(
     readonly config: TrainConfig,
@@ -65,10 +104,35 @@ export class Trainer {
     options: TrainerOptions = {},
   ) {
     this.accumulation = accumulationSteps(config.globalBatchSize, config.microBatchSize, collective.worldSize);
-    this.objective = options.objective ?? fullModelObjective(config.model);
+    this.memory = config.memory ?? PLAIN_DP;
+    this.objective = options.objective ?? checkpointedObjective(config.model, this.memory.gradientCheckpointing);
     this.layout = this.objective.trainable;
-    this.params = importTensors(this.layout, options.params ?? this.objective.init(config.seed));
-    this.optimizer = new AdamW(this.layout, config.optimizer);
+    const initial = options.params ?? this.objective.init(config.seed);
+    const stage = this.memory.zeroStage;
+    if (stage === 0) {
+      this.params = importTensors(this.layout, initial);
+      this.optimizer = new AdamW(this.layout, config.optimizer);
+      this.zero = undefined;
+      return;
+    }
+    if (!hasShardOps(collective)) throw new TrainConfigError(`ZeRO-${stage} needs a collective with reduce-scatter and all-gather of shards`, "parallelism.zeroStage");
+    const layout = flatLayout(this.layout);
+    const owned = shardRanges(layout.slots, collective.worldSize);
+    const own = owned[collective.rank] as Range;
+    const optimizer = new ShardedOptimizer(layout, own, config.optimizer);
+    this.optimizer = undefined;
+    if (stage === 3) {
+      const full = paramLayout(config.model);
+      if (full.length !== this.layout.length || full.some((p, i) => p.name !== this.layout[i]?.name)) {
+        throw new TrainConfigError("ZeRO-3 shards the whole model; this objective trains a subset (use stage 1 or 2)", "parallelism.zeroStage");
+      }
+      this.params = [];
+      const flat = packArrays(layout, matchNamedArrays(this.layout, initial));
+      this.zero = { stage, collective, layout, owned, optimizer, z3: new Zero3Model(config.model, layout, owned, collective, flat, this.traffic) };
+    } else {
+      this.params = importTensors(this.layout, initial);
+      this.zero = { stage, collective, layout, owned, optimizer };
+    }
   }
 
   /** Sequences this rank must pass to step(): globalBatchSize / worldSize. */
@@ -87,6 +151,7 @@ export class Trainer {
       throw new RangeError(`step ${step}: rank ${this.collective.rank} got ${rows.length} rows, needs ${this.rowsPerStep} (${this.accumulation} × ${this.config.microBatchSize})`);
     }
     const micro = toMicroBatches(rows, this.config.microBatchSize, m.contextLength, m.vocabSize);
+    if (this.zero !== undefined) return this.shardedStep(this.zero, step, micro);
     let acc: tf.Tensor[] | undefined;
     let lossSum: tf.Scalar | undefined;
     micro.forEach((mb, i) => {
@@ -108,6 +173,7 @@ export class Trainer {
     const parts = (await Promise.all(summed.map((g) => g.data<"float32">()))) as Float32Array[];
     const localLoss = (await lossTensor.data<"float32">())[0] as number;
     tf.dispose([...summed, lossTensor]);
+    this.gradBytes = parts.reduce((n, p) => n + p.byteLength, 0);
 
     // The loss and the micro-batch count ride in the same all-reduce: one collective per step, and the divisor is
     // what the world actually contributed.
@@ -123,10 +189,132 @@ export class Trainer {
     const factor = clip / count;
     const old = this.params;
     const grads = tf.tidy(() => parts.map((p, i) => tf.mul(tf.tensor(p, (old[i] as tf.Tensor).shape, "float32"), factor)));
-    this.params = this.optimizer.apply(old, grads, lr);
+    this.params = (this.optimizer as AdamW).apply(old, grads, lr);
     tf.dispose([...old, ...grads]);
     const seqLen = (micro[0] as MicroBatch).seqLen;
     return { step, loss, gradNorm, clip, lr, tokens: count * this.config.microBatchSize * seqLen };
+  }
+
+  /** Dropout seeds of micro-batch i of this step on this rank. */
+  private forwardOptions(step: number, i: number): ForwardOptions {
+    return this.config.model.dropout > 0 ? { dropout: { baseSeed: this.config.seed, step, rank: this.collective.rank, micro: i } } : {};
+  }
+
+  /**
+   * ZeRO-1/2/3: reduce-scatter the gradients (stage 1 once per step, as DP's all-reduce; stages 2 and 3 per
+   * micro-batch, keeping only the owned part), update the owned shard, and (stages 1, 2) all-gather the parameters.
+   */
+  private async shardedStep(z: ZeroContext, step: number, micro: MicroBatch[]): Promise<StepStats> {
+    const { layout, owned, collective } = z;
+    const own = owned[collective.rank] as Range;
+    let reduced: Float32Array;
+    let base: number;
+    if (z.stage === 1) {
+      const summed = await this.accumulate(step, micro);
+      reduced = new Float32Array(layout.slots);
+      const data = await Promise.all(summed.grads.map((g) => g.data<"float32">()));
+      layout.tensors.forEach((t, i) => reduced.set(data[i] as Float32Array, t.offset));
+      reduced[layout.params] = (await summed.loss.data<"float32">())[0] as number;
+      reduced[layout.params + 1] = micro.length;
+      tf.dispose([...summed.grads, summed.loss]);
+      await collective.reduceScatterSum(reduced, owned);
+      this.traffic.reduced += 4 * (layout.slots - rangeLength(own));
+      base = 0;
+      this.gradBytes = 4 * layout.params;
+    } else {
+      reduced = new Float32Array(rangeLength(own));
+      base = own[0];
+      for (const [i, mb] of micro.entries()) {
+        if (z.z3 !== undefined) await z.z3.microBatch(mb, this.forwardOptions(step, i), reduced, i === 0);
+        else await this.reduceMicroBatch(z, mb, this.forwardOptions(step, i), reduced, i === 0);
+      }
+      this.gradBytes = 4 * (Math.min(own[1], layout.params) - Math.min(own[0], layout.params));
+    }
+    const stats = await reduceStats(collective, layout, reduced, base, owned);
+    const count = stats.count;
+    const loss = stats.lossSum / count;
+    const gradNorm = Math.sqrt(stats.sumSquares) * Math.abs(1 / count);
+    if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) throw new NonFiniteError(step, loss, gradNorm);
+    const clip = clipCoefficient(gradNorm, this.config.gradClipNorm);
+    const lr = learningRate(this.config.schedule, step);
+    const factor = clip / count;
+
+    if (z.z3 !== undefined) {
+      const next = z.optimizer.update(z.z3.tensors, reduced, base, factor, lr);
+      await z.z3.replace(next);
+    } else {
+      const params = this.params;
+      const pieces = tf.tidy(() => z.optimizer.segments.map((s) => tf.slice(tf.reshape(params[s.tensor.index] as tf.Tensor, [-1]), [s.from], [s.length])));
+      const next = z.optimizer.update(pieces, reduced, base, factor, lr);
+      tf.dispose(pieces);
+      const flat = new Float32Array(layout.slots);
+      const data = await Promise.all(next.map((t) => t.data<"float32">()));
+      tf.dispose(next);
+      z.optimizer.segments.forEach((s, i) => flat.set(data[i] as Float32Array, s.flatStart));
+      await collective.allGatherOwned(flat, owned);
+      this.traffic.gathered += 4 * (layout.slots - rangeLength(own));
+      this.params = layout.tensors.map((t) => tf.tensor(flat.slice(t.offset, t.offset + t.size), t.shape, "float32"));
+      tf.dispose(params);
+    }
+    const seqLen = (micro[0] as MicroBatch).seqLen;
+    return { step, loss, gradNorm, clip, lr, tokens: count * this.config.microBatchSize * seqLen };
+  }
+
+  /** Plain accumulation over the micro-batches (DP, ZeRO-1): summed gradient and loss tensors. */
+  private async accumulate(step: number, micro: readonly MicroBatch[]): Promise<{ grads: tf.Tensor[]; loss: tf.Scalar }> {
+    let acc: { grads: tf.Tensor[]; loss: tf.Scalar } | undefined;
+    for (const [i, mb] of micro.entries()) {
+      const { value, grads } = this.gradients(mb, this.forwardOptions(step, i));
+      if (acc === undefined) acc = { grads, loss: value };
+      else {
+        const prev = acc;
+        acc = tf.tidy(() => ({ grads: prev.grads.map((a, j) => tf.add(a, grads[j] as tf.Tensor)), loss: tf.add(prev.loss, value) as tf.Scalar }));
+        tf.dispose([...prev.grads, prev.loss, ...grads, value]);
+      }
+    }
+    if (acc === undefined) throw new RangeError(`step ${step}: no micro-batches`);
+    return acc;
+  }
+
+  /**
+   * ZeRO-2: one micro-batch's gradients, reduce-scattered bucket by bucket; each gradient tensor is freed once its
+   * last bucket is packed, and each bucket's buffer once its owned part is added into `shard`.
+   */
+  private async reduceMicroBatch(z: ZeroContext, mb: MicroBatch, opts: ForwardOptions, shard: Float32Array, first: boolean): Promise<void> {
+    const { layout, owned, collective } = z;
+    const own = owned[collective.rank] as Range;
+    const { value, grads } = this.gradients(mb, opts);
+    const loss = (await value.data<"float32">())[0] as number;
+    tf.dispose(value);
+    const bucket = Math.max(1, this.memory.bucketElements ?? Math.floor(DEFAULT_BUCKET_BYTES / 4));
+    let next = 0;
+    let host: Float32Array | undefined;
+    for (let b0 = 0; b0 < layout.slots; b0 += bucket) {
+      const range: Range = [b0, Math.min(layout.slots, b0 + bucket)];
+      const buf = new Float32Array(range[1] - range[0]);
+      for (let i = next; i < layout.tensors.length; i++) {
+        const t = layout.tensors[i] as (typeof layout.tensors)[number];
+        const [s, e] = intersect(range, [t.offset, t.offset + t.size]);
+        if (e <= s) break;
+        host ??= await (grads[i] as tf.Tensor).data<"float32">();
+        buf.set(host.subarray(s - t.offset, e - t.offset), s - range[0]);
+        if (e === t.offset + t.size) {
+          tf.dispose(grads[i] as tf.Tensor);
+          host = undefined;
+          next = i + 1;
+        }
+      }
+      const stats = [loss, 1];
+      stats.forEach((v, k) => {
+        const at = layout.params + k;
+        if (at >= range[0] && at < range[1]) buf[at - range[0]] = v;
+      });
+      await collective.reduceScatterSum(buf, owned.map((r) => shift(intersect(r, range), -range[0])));
+      const mine = intersect(own, range);
+      this.traffic.reduced += 4 * (buf.length - rangeLength(mine));
+      addOwned(shard, own[0], buf, range[0], mine, first);
+    }
+    tf.dispose(grads);
   }
 
   /** Loss and gradients of one micro-batch, intermediates disposed. */
@@ -137,49 +325,135 @@ export class Trainer {
     });
   }
 
-  /** Mean loss over `rows` on this rank, token-weighted, without gradients or dropout. */
+  /** Mean loss over `rows` on this rank, token-weighted, without gradients or dropout. Collective under ZeRO-3. */
   async evaluate(rows: readonly Int32Array[]): Promise<number> {
     const m = this.config.model;
     const micro = toMicroBatches(rows, this.config.microBatchSize, m.contextLength, m.vocabSize, true);
-    const losses = micro.map((mb) => tf.tidy(() => tf.mul(this.objective.evalLoss(this.params, mb), mb.rows) as tf.Scalar));
-    const values = await Promise.all(losses.map((l) => l.data<"float32">()));
-    tf.dispose(losses);
-    const total = values.reduce((s, v) => s + (v[0] as number), 0);
-    return total / rows.length;
-  }
-
-  /** The trainable tensors, named by the objective's layout. */
-  exportParams(): Promise<NamedArray[]> {
-    return exportTensors(this.layout, this.params);
-  }
-
-  async exportState(): Promise<TrainerState> {
-    return { params: await this.exportParams(), optimizer: await this.optimizer.exportState() };
-  }
-
-  /** Replaces weights and optimizer state (validated by name and shape) with an exported state. */
-  importState(state: TrainerState): void {
-    const params = importTensors(this.layout, state.params);
+    const z3 = this.zero?.z3;
+    const params = z3 === undefined ? this.params : await z3.gatherAll();
     try {
-      this.optimizer.importState(state.optimizer);
-    } catch (err) {
-      tf.dispose(params);
-      throw err;
+      const losses = micro.map((mb) => tf.tidy(() => tf.mul(this.objective.evalLoss(params, mb), mb.rows) as tf.Scalar));
+      const values = await Promise.all(losses.map((l) => l.data<"float32">()));
+      tf.dispose(losses);
+      const total = values.reduce((s, v) => s + (v[0] as number), 0);
+      return total / rows.length;
+    } finally {
+      if (z3 !== undefined) tf.dispose(params);
     }
-    tf.dispose(this.params);
-    this.params = params;
+  }
+
+  /** The trainable tensors, named by the objective's layout. Under ZeRO-3 every rank must call it (it gathers). */
+  async exportParams(): Promise<NamedArray[]> {
+    const z3 = this.zero?.z3;
+    if (z3 === undefined) return exportTensors(this.layout, this.params);
+    const params = await z3.gatherAll();
+    try {
+      return await exportTensors(this.layout, params);
+    } finally {
+      tf.dispose(params);
+    }
+  }
+
+  /** The full state, as plain DP exports it. Under ZeRO every rank must call it: the shards are all-gathered. */
+  async exportState(): Promise<TrainerState> {
+    const z = this.zero;
+    if (z === undefined) return { params: await this.exportParams(), optimizer: await (this.optimizer as AdamW).exportState() };
+    const params = await this.exportParams();
+    const shard = await z.optimizer.exportShard();
+    const gatherMoments = async (own: Float32Array): Promise<Float32Array> => {
+      const flat = new Float32Array(z.layout.slots);
+      flat.set(own, (z.owned[z.collective.rank] as Range)[0]);
+      await z.collective.allGatherOwned(flat, z.owned.map((r) => intersect(r, [0, z.layout.params])));
+      return flat;
+    };
+    const [m, v] = [await gatherMoments(shard.m), await gatherMoments(shard.v)];
+    const named = (prefix: string, flat: Float32Array): NamedArray[] =>
+      z.layout.tensors.map((t) => ({ name: `${prefix}.${t.name}`, shape: [...t.shape], data: flat.slice(t.offset, t.offset + t.size) }));
+    return { params, optimizer: [...named("m", m), ...named("v", v), { name: ADAMW_STEP_NAME, shape: [1], data: Int32Array.of(shard.step) }] };
+  }
+
+  /**
+   * Replaces weights and optimizer state (validated by name and shape) with a full exported state, whatever stage
+   * and world size wrote it: a sharded trainer keeps its own shard of it (re-sharding on load).
+   */
+  importState(state: TrainerState): void {
+    const z = this.zero;
+    if (z === undefined) {
+      const params = importTensors(this.layout, state.params);
+      try {
+        (this.optimizer as AdamW).importState(state.optimizer);
+      } catch (err) {
+        tf.dispose(params);
+        throw err;
+      }
+      tf.dispose(this.params);
+      this.params = params;
+      return;
+    }
+    const matched = matchNamedArrays(this.layout, state.params);
+    z.optimizer.importFull(state.optimizer);
+    if (z.z3 !== undefined) z.z3.setShard(packArrays(z.layout, matched), 0);
+    else {
+      const params = importTensors(this.layout, matched);
+      tf.dispose(this.params);
+      this.params = params;
+    }
+  }
+
+  /** This rank's shard of a sharded trainer's state (its own checkpoint files); no collective. */
+  async exportShard(): Promise<ShardState> {
+    const z = this.zero;
+    if (z === undefined) throw new TrainConfigError("plain DP has no shards; use exportState", "parallelism.zeroStage");
+    const own = z.owned[z.collective.rank] as Range;
+    const range = intersect(own, [0, z.layout.params]);
+    const { m, v, step } = await z.optimizer.exportShard();
+    const out: ShardState = { stage: z.stage, rank: z.collective.rank, worldSize: z.collective.worldSize, range, m, v, step };
+    if (z.z3 !== undefined) {
+      const data = await Promise.all(z.z3.tensors.map((t) => t.data<"float32">()));
+      const params = new Float32Array(rangeLength(range));
+      let at = 0;
+      for (const d of data) {
+        params.set(d as Float32Array, at);
+        at += (d as Float32Array).length;
+      }
+      out.params = params;
+    }
+    return out;
   }
 
   /** Optimizer updates applied so far (the step a resumed run continues from). */
   get optimizerSteps(): number {
-    return this.optimizer.stepCount;
+    return this.zero?.optimizer.stepCount ?? (this.optimizer as AdamW).stepCount;
+  }
+
+  /** The accounting's formula for this trainer's stage, world and rank (fp32). */
+  expectedMemory(): MemoryBytes {
+    return zeroMemory(flatLayout(this.layout), this.memory.zeroStage, this.collective.worldSize, this.collective.rank);
+  }
+
+  /** What this rank holds now: parameter and optimizer tensors (tfjs), and the reduced gradient of the last step (host). */
+  liveMemory(): MemoryBytes {
+    const z = this.zero;
+    const tensorBytes = (ts: readonly tf.Tensor[]) => ts.reduce((n, t) => n + 4 * t.size, 0);
+    const params = z?.z3 !== undefined ? z.z3.bytes : tensorBytes(this.params);
+    const optimizer = z !== undefined ? z.optimizer.bytes : 2 * tensorBytes(this.params);
+    return { params, grads: this.gradBytes, optimizer, total: params + this.gradBytes + optimizer };
   }
 
   dispose(): void {
     tf.dispose(this.params);
     this.params = [];
-    this.optimizer.dispose();
+    this.optimizer?.dispose();
+    this.zero?.optimizer.dispose();
+    this.zero?.z3?.dispose();
   }
+}
+
+/** The arrays laid end to end in the flat layout (slots long; the stat slots stay 0). */
+function packArrays(layout: FlatLayout, arrays: readonly NamedArray[]): Float32Array {
+  const flat = new Float32Array(layout.slots);
+  layout.tensors.forEach((t, i) => flat.set(arrays[i]?.data as Float32Array, t.offset));
+  return flat;
 }
 
 /** Perplexity of a mean natural-log cross-entropy. */
