@@ -1,74 +1,120 @@
 #!/usr/bin/env node
-// gantry-generate: samples text from a Gantry checkpoint (the newest whole one under a checkpoint root, or a given
-// step directory's root), rebuilding the model from the shape its manifest records.
+// gantry-generate: text from a Gantry checkpoint (the newest whole one under a root), a compressed model file, or a
+// Hugging Face GPT-2 model.safetensors; greedy, sampling, beam search or speculative decoding over the KV cache,
+// streaming tokens as they come. Statistics (cache size, tokens/s, acceptance rate) go to stderr.
 import { parseArgs } from "node:util";
-import { EXIT, TOKENIZER_NAMES, type TokenizerName } from "@gantry/crds";
-import { encodeText } from "@gantry/dataloader";
+import * as tf from "@tensorflow/tfjs-core";
+import { EXIT } from "@gantry/crds";
+import { encodeText, tokenizerFor } from "@gantry/dataloader";
 import { selectBackend, type BackendName } from "../backend/select-backend.js";
-import { CheckpointReader } from "../checkpoint/checkpoint-reader.js";
-import { openCheckpointStore } from "../checkpoint/checkpoint-store.js";
+import { cliExit, s3ClientFromEnv } from "../generate/cli-exit.js";
 import { decodeTokens } from "../generate/decode.js";
-import { sample } from "../generate/sample.js";
-import { structureWeights } from "../model/gpt-weights.js";
-import { validateModelConfig, type ModelConfig } from "../model/model-config.js";
-import { importParams } from "../model/param-io.js";
-import { openClients } from "../run/clients.js";
-import { exitFor } from "../run/exit-code.js";
-import { ConfigError, fromManifest } from "../runtime/run-config.js";
+import { loadModel, modelWeights } from "../generate/load-model.js";
+import { TextStreamer } from "../generate/stream-text.js";
+import { beamSearch } from "../inference/beam-search.js";
+import { DecodingOptionError } from "../inference/errors.js";
+import { generate, type DecodingModel } from "../inference/generate.js";
+import { kvCacheBytesPerToken } from "../inference/kv-cache.js";
+import { speculativeGenerate } from "../inference/speculative.js";
 
-const USAGE = `usage: gantry-generate --checkpoint URI [--prompt TEXT] [--tokens N] [--temperature T] [--top-k K] [--seed S] [--backend B]
-  URI is a checkpoint root (file:///path or s3://bucket/prefix; S3 settings from S3_ENDPOINT, AWS_ACCESS_KEY_ID and
-  AWS_SECRET_ACCESS_KEY). The newest whole checkpoint there is used.`;
+const USAGE = `usage: gantry-generate --checkpoint URI [--prompt TEXT] [--tokens N] [--strategy greedy|sample|beam|speculative]
+    [--temperature T] [--top-k K] [--top-p P] [--seed S] [--beam-width W] [--length-penalty A] [--early-stopping]
+    [--draft URI] [--draft-tokens K] [--no-cache] [--tokenizer NAME] [--backend B]
+  URI is a checkpoint root (file:///path or s3://bucket/prefix; the newest whole checkpoint there), a compressed model
+  file from gantry-compress, or a Hugging Face GPT-2 model.safetensors (config.json beside it). S3 settings come from
+  S3_ENDPOINT, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY. --strategy defaults to sample (greedy at temperature 0);
+  speculative needs --draft, a smaller model of the same vocabulary. --tokens is capped at the context left.`;
+
+const STRATEGIES = ["greedy", "sample", "beam", "speculative"] as const;
+type Strategy = (typeof STRATEGIES)[number];
+
+function num(name: string, raw: string, check: (n: number) => boolean, expected: string): number {
+  const n = Number(raw);
+  if (!check(n)) throw new DecodingOptionError(`--${name}`, raw, expected);
+  return n;
+}
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
       checkpoint: { type: "string" },
+      model: { type: "string" },
       prompt: { type: "string", default: "" },
       tokens: { type: "string", default: "200" },
+      strategy: { type: "string", default: "sample" },
       temperature: { type: "string", default: "0.8" },
       "top-k": { type: "string", default: "40" },
+      "top-p": { type: "string", default: "1" },
       seed: { type: "string", default: "1" },
+      "beam-width": { type: "string", default: "4" },
+      "length-penalty": { type: "string", default: "1" },
+      "early-stopping": { type: "boolean", default: false },
+      draft: { type: "string" },
+      "draft-tokens": { type: "string", default: "4" },
+      "no-cache": { type: "boolean", default: false },
+      tokenizer: { type: "string" },
       backend: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
-  if (values.help || values.checkpoint === undefined) {
+  const source = values.checkpoint ?? values.model;
+  if (values.help || source === undefined) {
     console.error(USAGE);
     return values.help ? 0 : EXIT.badConfig;
   }
   try {
-    const uri = values.checkpoint;
-    // A minimal local run config supplies the S3 settings from the environment when the URI is on S3.
-    const cfg = fromManifest(`spec: {data: {source: "file:///unused"}, training: {steps: 1}, checkpointing: {uri: "${uri.replace(/"/g, "")}"}}`, "gantry-generate", { env: process.env });
-    const clients = openClients(cfg);
-    try {
-      await selectBackend(values.backend ? { order: [values.backend as BackendName] } : {});
-      const latest = await new CheckpointReader(openCheckpointStore(uri, clients.s3)).latest();
-      if (latest === undefined) throw new ConfigError(`no whole checkpoint under ${uri}`);
-      const extra = latest.manifest.extra ?? {};
-      if (typeof extra["model"] !== "string") throw new ConfigError(`${latest.dir} records no model shape (written by an older trainer)`);
-      const config = validateModelConfig(JSON.parse(extra["model"]) as ModelConfig);
-      const tokenizer = String(extra["tokenizer"] ?? "gpt2") as TokenizerName;
-      if (!TOKENIZER_NAMES.includes(tokenizer)) throw new ConfigError(`${latest.dir} names an unknown tokenizer ${tokenizer}`);
-      const params = importParams(config, latest.weights);
-      const eos = { gpt2: 50256, cl100k_base: 100257, bytes: 0 }[tokenizer];
-      const prompt = encodeText(tokenizer, values.prompt);
-      const out = await sample(config, structureWeights(config, params), prompt, {
-        maxNewTokens: Number(values.tokens),
-        temperature: Number(values.temperature),
-        topK: Number(values["top-k"]),
-        seed: Number(values.seed),
-        stopToken: eos,
-      });
-      console.error(`# ${latest.dir} (step ${latest.step}), ${tokenizer} tokens`);
-      console.log(decodeTokens(tokenizer, out.filter((t) => t !== eos)));
-      return 0;
-    } finally {
-      await clients.close();
+    const strategy = values.strategy as Strategy;
+    if (!STRATEGIES.includes(strategy)) throw new DecodingOptionError("--strategy", values.strategy, STRATEGIES.join(", "));
+    if (strategy === "speculative" && values.draft === undefined) throw new DecodingOptionError("--draft", undefined, "a draft model for --strategy speculative");
+    const s3 = s3ClientFromEnv([source, values.draft ?? ""], "gantry-generate");
+    await selectBackend(values.backend ? { order: [values.backend as BackendName] } : {});
+    const loaded = await loadModel(source, { ...(s3 === undefined ? {} : { s3 }), ...(values.tokenizer === undefined ? {} : { tokenizer: values.tokenizer }) });
+    const { weights, flat } = modelWeights(loaded);
+    const model: DecodingModel = { config: loaded.config, weights };
+    const tokenizer = loaded.tokenizer;
+    const eos = tokenizerFor(tokenizer).eosToken;
+    const encoded = encodeText(tokenizer, values.prompt);
+    const prompt = encoded.length > 0 ? encoded : [eos];
+    const asked = num("tokens", values.tokens, (n) => Number.isInteger(n) && n >= 0, "an integer ≥ 0");
+    const maxNewTokens = Math.max(0, Math.min(asked, loaded.config.contextLength - prompt.length));
+    const temperature = strategy === "greedy" ? 0 : num("temperature", values.temperature, (n) => n >= 0, "a number ≥ 0");
+    const sampling = { temperature, topK: num("top-k", values["top-k"], (n) => Number.isInteger(n) && n >= 0, "an integer ≥ 0"), topP: num("top-p", values["top-p"], (n) => n > 0 && n <= 1, "a number in (0, 1]") };
+    const seed = num("seed", values.seed, Number.isInteger, "an integer");
+    console.error(`# ${loaded.description}: ${loaded.config.layers} layers, dModel ${loaded.config.dModel}, heads ${loaded.config.heads}, kvHeads ${loaded.config.kvHeads}, ${tokenizer} tokens`);
+    if (maxNewTokens < asked) console.error(`# ${asked} tokens asked; ${maxNewTokens} fit in the context of ${loaded.config.contextLength} after the ${prompt.length}-token prompt`);
+    const streamer = new TextStreamer(tokenizer, (t) => process.stdout.write(t), new Set([eos]));
+    const onToken = (t: number) => streamer.push(t);
+    const started = performance.now();
+    let produced = 0;
+    let extra = "";
+    if (strategy === "beam") {
+      const r = await beamSearch(model, prompt, { width: num("beam-width", values["beam-width"], (n) => Number.isInteger(n) && n >= 1, "an integer ≥ 1"), maxNewTokens: Math.max(1, maxNewTokens), lengthPenalty: Number(values["length-penalty"]), earlyStopping: values["early-stopping"], stopToken: eos });
+      process.stdout.write(decodeTokens(tokenizer, r.newTokens.filter((t) => t !== eos)));
+      produced = r.newTokens.length;
+      extra = `, score ${r.score.toFixed(4)}`;
+    } else if (strategy === "speculative") {
+      const d = await loadModel(values.draft as string, s3 === undefined ? {} : { s3 });
+      const dw = modelWeights(d);
+      try {
+        const r = await speculativeGenerate(model, { config: d.config, weights: dw.weights }, prompt, { ...sampling, maxNewTokens, seed, draftTokens: num("draft-tokens", values["draft-tokens"], (n) => Number.isInteger(n) && n >= 1, "an integer ≥ 1"), stopToken: eos, onToken });
+        produced = r.newTokens.length;
+        extra = `, draft ${d.description}: acceptance ${r.proposed === 0 ? "n/a" : ((100 * r.accepted) / r.proposed).toFixed(1)}% (${r.accepted}/${r.proposed}), ${r.rounds} target passes`;
+      } finally {
+        tf.dispose(dw.flat);
+      }
+    } else {
+      const r = await generate(model, prompt, { ...sampling, maxNewTokens, seed, stopToken: eos, useCache: !values["no-cache"], onToken });
+      produced = r.newTokens.length;
+      extra = values["no-cache"] ? ", no KV cache" : `, KV cache ${r.cacheBytes} bytes (${kvCacheBytesPerToken(loaded.config)} per token)`;
     }
+    streamer.end();
+    process.stdout.write("\n");
+    const seconds = (performance.now() - started) / 1000;
+    console.error(`# ${strategy}: ${produced} tokens in ${seconds.toFixed(2)} s (${(produced / seconds).toFixed(1)} tokens/s)${extra}`);
+    tf.dispose(flat);
+    return 0;
   } catch (err) {
-    const { code, message } = exitFor(err);
+    const { code, message } = cliExit(err);
     console.error(`gantry-generate: ${message}`);
     return code;
   }
