@@ -73,6 +73,5 @@ describe("gradient checkpointing", () => {
     expect(none / full).toBeGreaterThan(3);
     expect(selective).toBeLessThan(none);
     tf.dispose(params);
-    console.log(JSON.stringify({ peakBytes: { none, full, selective }, ratioFull: none / full, ratioSelective: none / selective }));
   });
 });

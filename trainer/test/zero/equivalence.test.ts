@@ -17,8 +17,11 @@ beforeAll(async () => {
 
 const STEPS = 2;
 const bytesOf = (arrays: NamedArray[]): Buffer => Buffer.concat(arrays.map((a) => Buffer.from(a.data.buffer, a.data.byteOffset, a.data.byteLength)));
-const maxDiff = (a: NamedArray[], b: NamedArray[]): number =>
-  a.reduce((d, x, i) => x.data.reduce((dd, v, j) => Math.max(dd, Math.abs(v - ((b[i] as NamedArray).data[j] as number))), d), 0);
+function maxDiff(a: NamedArray[], b: NamedArray[]): number {
+  let d = 0;
+  a.forEach((x, i) => x.data.forEach((v, j) => (d = Math.max(d, Math.abs(v - ((b[i] as NamedArray).data[j] as number))))));
+  return d;
+}
 
 interface Run {
   losses: number[];
