@@ -5,7 +5,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import { runDistill } from "../../src/cli/distill-command.js";
 import { gantryData } from "../../src/cli/dispatch.js";
 import { runPrepare } from "../../src/cli/prepare-command.js";
@@ -92,12 +92,12 @@ describe("gantry-data distill", () => {
     const out = file("for-prepare.jsonl");
     await runDistill(["--endpoint", url, "--prompts", prompts, "--output", out], {}, quiet);
     const shards = pathToFileURL(join(dir, "shards")).href;
-    const log = console.log;
-    console.log = () => undefined;
+    // prepare reports on stdout; keep the test output clean.
+    const log = vi.spyOn(console, "log").mockImplementation(() => undefined);
     try {
       expect(await runPrepare(["--output", shards, "--threads", "0", "--tokenizer", "bytes", out])).toBe(0);
     } finally {
-      console.log = log;
+      log.mockRestore();
     }
     const manifest = JSON.parse(readFileSync(join(dir, "shards", "index.json"), "utf8")) as { shards: { documents: number; tokens: number }[] };
     // The bytes tokenizer makes one token per byte of each record's text.
