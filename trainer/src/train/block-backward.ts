@@ -7,6 +7,8 @@ import { block, crossEntropy, embed, head, type ForwardOptions } from "../model/
 import type { BlockWeights, GptWeights } from "../model/gpt-weights.js";
 import type { ModelConfig } from "../model/model-config.js";
 import { paramLayout } from "../model/param-layout.js";
+import type { MicroBatch } from "./micro-batches.js";
+import type { LossAndGrads } from "./objective.js";
 
 /** Indices into the trainable list (paramLayout order) of each piece. */
 export interface ModelPieces {
@@ -94,3 +96,39 @@ export function embedGrads(config: ModelConfig, w: readonly tf.Tensor[], inputs:
 
 /** The tied wte gradient as the tape sums it: the head's share first, the lookup's added to it. */
 export const tiedWteGrad = (fromHead: tf.Tensor, fromEmbed: tf.Tensor): tf.Tensor => tf.add(fromHead, fromEmbed);
+
+/**
+ * Full activation checkpointing as an Objective's gradients(): keep only each block's input; in backward recompute
+ * the block and take its gradients with tf.grads and the upstream gradient. The tape's loss and gradients, bitwise.
+ */
+export function blockwiseGradients(config: ModelConfig): (trainable: readonly tf.Tensor[], mb: MicroBatch, opts: ForwardOptions) => LossAndGrads {
+  const pieces = modelPieces(config);
+  return (trainable, mb, opts) => {
+    const take = (idx: readonly number[]) => idx.map((i) => trainable[i] as tf.Tensor);
+    const inputs = tf.tensor2d(mb.inputs, [mb.rows, mb.seqLen], "int32");
+    const targets = tf.tensor2d(mb.targets, [mb.rows, mb.seqLen], "int32");
+    // Block inputs only: every block's inner activations are freed by its tidy.
+    const xs: tf.Tensor3D[] = [tf.tidy(() => embedForward(config, take(pieces.embed), inputs, opts))];
+    pieces.blocks.forEach((idx, layer) => xs.push(tf.tidy(() => blockForward(config, layer, take(idx), xs[layer] as tf.Tensor3D, opts))));
+    const grads: tf.Tensor[] = new Array<tf.Tensor>(trainable.length);
+    const h = headGrads(config, take(pieces.final), trainable[pieces.wte], xs[config.layers] as tf.Tensor3D, targets);
+    pieces.final.forEach((i, j) => (grads[i] = h.dFinal[j] as tf.Tensor));
+    tf.dispose(xs.pop());
+    let dy = h.dx;
+    for (let layer = config.layers - 1; layer >= 0; layer--) {
+      const idx = pieces.blocks[layer] as number[];
+      const [dx, ...dw] = blockGrads(config, layer, take(idx), xs[layer] as tf.Tensor3D, dy, opts) as [tf.Tensor3D, ...tf.Tensor[]];
+      idx.forEach((i, j) => (grads[i] = dw[j] as tf.Tensor));
+      tf.dispose([dy, xs.pop() as tf.Tensor]);
+      dy = dx;
+    }
+    const de = embedGrads(config, take(pieces.embed), inputs, dy, opts);
+    tf.dispose(dy);
+    pieces.embed.forEach((i, j) => (grads[i] = de[j] as tf.Tensor));
+    if (h.dWte !== undefined) {
+      grads[pieces.wte] = tiedWteGrad(h.dWte, de[0] as tf.Tensor);
+      tf.dispose([h.dWte, de[0] as tf.Tensor]);
+    }
+    return { value: h.value, grads };
+  };
+}

@@ -9,6 +9,7 @@ import { structureWeights } from "../model/gpt-weights.js";
 import { initParams } from "../model/init-params.js";
 import type { ModelConfig } from "../model/model-config.js";
 import { paramLayout, type ParamSpec } from "../model/param-layout.js";
+import { blockwiseGradients } from "./block-backward.js";
 import type { MicroBatch } from "./micro-batches.js";
 
 export interface LossAndGrads {
@@ -26,6 +27,11 @@ export interface Objective {
   gradients(trainable: readonly tf.Tensor[], mb: MicroBatch, opts: ForwardOptions): LossAndGrads;
   /** Mean next-token cross-entropy of one micro-batch, no gradients, no dropout: what validation reports. */
   evalLoss(trainable: readonly tf.Tensor[], mb: MicroBatch): tf.Scalar;
+  /**
+   * The same objective recomputing activations in backward (gradient checkpointing): full keeps only block inputs,
+   * selective recomputes the attention core. Absent where the objective has no such variant.
+   */
+  recomputed?(mode: "full" | "selective"): Objective;
 }
 
 /** The micro-batch as [rows, seqLen] int32 tensors. */
@@ -47,10 +53,18 @@ export function fullModelObjective(config: ModelConfig): Objective {
     const { inputs, targets } = batchTensors(mb);
     return crossEntropy(forward(config, structureWeights(config, flat), inputs, opts), targets);
   };
-  return {
+  const gradients: Objective["gradients"] = (trainable, mb, opts) => tapeGradients((...flat) => lossOn(flat, mb, opts), trainable);
+  const plain: Objective = {
     trainable: paramLayout(config),
     init: (seed) => initParams(config, seed),
-    gradients: (trainable, mb, opts) => tapeGradients((...flat) => lossOn(flat, mb, opts), trainable),
+    gradients,
     evalLoss: (trainable, mb) => lossOn(trainable, mb, {}),
+  };
+  return {
+    ...plain,
+    recomputed: (mode) => ({
+      ...plain,
+      gradients: mode === "full" ? blockwiseGradients(config) : (trainable, mb, opts) => gradients(trainable, mb, { ...opts, recomputeAttention: true }),
+    }),
   };
 }

@@ -19,8 +19,8 @@ import { reduceStats } from "../zero/step-stats.js";
 import { ShardedOptimizer } from "../zero/shard-optimizer.js";
 import { flatLayout, intersect, rangeLength, shardRanges, shift, type FlatLayout } from "../zero/shard-layout.js";
 import { addOwned, Zero3Model, type TrafficCounter } from "../zero/zero3-model.js";
-import { checkpointedObjective } from "./checkpointed-objective.js";
-import type { Objective } from "./objective.js";
+import { withCheckpointing } from "./checkpointed-objective.js";
+import { fullModelObjective, type Objective } from "./objective.js";
 import { accumulationSteps, PLAIN_DP, TrainConfigError, type MemoryConfig, type TrainConfig } from "./train-config.js";
 
 export interface StepStats {
@@ -105,7 +105,7 @@ export class Trainer {
   ) {
     this.accumulation = accumulationSteps(config.globalBatchSize, config.microBatchSize, collective.worldSize);
     this.memory = config.memory ?? PLAIN_DP;
-    this.objective = options.objective ?? checkpointedObjective(config.model, this.memory.gradientCheckpointing);
+    this.objective = withCheckpointing(options.objective ?? fullModelObjective(config.model), this.memory.gradientCheckpointing);
     this.layout = this.objective.trainable;
     const initial = options.params ?? this.objective.init(config.seed);
     const stage = this.memory.zeroStage;
