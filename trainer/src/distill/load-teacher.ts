@@ -1,50 +1,74 @@
-// The teacher a job names in spec.distillation.teacher, loaded by URI (file:/// or s3://) like a pretrained model.
+// The teacher a job names in spec.distillation.teacher, loaded by URI (file:/// or s3://) like a pretrained model:
+// a Gantry checkpoint (its shape and tokenizer from the manifest), or a Hugging Face GPT-2 model.safetensors whose
+// shape comes from the config.json beside it (the teacher's size is its own, not the student's).
 import type { JobSpec } from "@gantry/crds";
-import type { CheckpointS3Client } from "../checkpoint/checkpoint-store.js";
-import type { ModelConfig } from "../model/model-config.js";
+import { openCheckpointStore, type CheckpointS3Client } from "../checkpoint/checkpoint-store.js";
+import { decodeSafetensors, toNamedArray } from "../checkpoint/safetensors.js";
+import { validateModelConfig, type ModelConfig } from "../model/model-config.js";
+import { hfGpt2ToGantry } from "../run/pretrained.js";
 import { ConfigError } from "../runtime/run-config.js";
 import { loadCheckpointModel } from "./checkpoint-model.js";
-import { distillationObjective, fullModelStudent, type DistillationObjective } from "./distill-objective.js";
 import { teacherFromArrays, type Teacher } from "./teacher.js";
 
 export type TeacherRef = NonNullable<JobSpec["distillation"]>["teacher"];
 
-/** The teacher's checkpoint is of a format this build cannot load as a teacher. */
-export class TeacherFormatError extends ConfigError {
+/** The teacher cannot be loaded: missing files, or a config.json that is not GPT-2's. */
+export class TeacherLoadError extends ConfigError {
   constructor(
     readonly uri: string,
-    readonly format: string,
+    readonly reason: string,
   ) {
-    super(`distillation.teacher ${uri}: format ${format} cannot be loaded as a teacher yet; export it as a Gantry checkpoint`);
-    this.name = "TeacherFormatError";
+    super(`distillation.teacher ${uri}: ${reason}`);
+    this.name = "TeacherLoadError";
   }
 }
 
-/** The newest whole checkpoint under ref.uri, frozen. */
+/** A Hugging Face GPT-2 config.json as a Gantry model shape (GELU, learned positions, tied embeddings). */
+export function configFromHfGpt2(json: unknown, uri: string): ModelConfig {
+  const c = json as Record<string, unknown>;
+  const int = (...keys: string[]): number => {
+    for (const k of keys) if (typeof c[k] === "number" && Number.isInteger(c[k])) return c[k];
+    throw new TeacherLoadError(uri, `config.json has no integer ${keys.join(" or ")}`);
+  };
+  const dModel = int("n_embd", "hidden_size");
+  const heads = int("n_head", "num_attention_heads");
+  return validateModelConfig({
+    vocabSize: int("vocab_size"),
+    contextLength: int("n_positions", "n_ctx"),
+    layers: int("n_layer", "num_hidden_layers"),
+    dModel,
+    heads,
+    kvHeads: heads,
+    hidden: typeof c["n_inner"] === "number" ? c["n_inner"] : 4 * dModel,
+    activation: "gelu",
+    dropout: 0,
+    positionalEncoding: "learned",
+    tieEmbeddings: true,
+  });
+}
+
+async function loadHfTeacher(ref: TeacherRef, s3: CheckpointS3Client | undefined): Promise<Teacher> {
+  const trimmed = ref.uri.replace(/\/+$/, "");
+  const [dir, file] = trimmed.endsWith(".safetensors") ? [trimmed.slice(0, trimmed.lastIndexOf("/")), trimmed.slice(trimmed.lastIndexOf("/") + 1)] : [trimmed, "model.safetensors"];
+  const store = openCheckpointStore(dir, s3);
+  const [configBytes, modelBytes] = await Promise.all([store.read("config.json"), store.read(file)]);
+  if (configBytes === undefined) throw new TeacherLoadError(ref.uri, `no config.json in ${dir}: the teacher's shape comes from it`);
+  if (modelBytes === undefined) throw new TeacherLoadError(ref.uri, `${file} does not exist`);
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder().decode(configBytes));
+  } catch (err) {
+    throw new TeacherLoadError(ref.uri, `config.json is not JSON: ${(err as Error).message}`);
+  }
+  const config = configFromHfGpt2(json, ref.uri);
+  const weights = hfGpt2ToGantry(decodeSafetensors(modelBytes, ref.uri).tensors.map(toNamedArray), config, ref.uri);
+  // GPT-2's tokenizer; a Hugging Face GPT-2 vocabulary is r50k (gantry's "gpt2").
+  return teacherFromArrays(config, weights, "gpt2");
+}
+
+/** The teacher of `ref`, frozen. */
 export async function loadTeacher(ref: TeacherRef, s3?: CheckpointS3Client): Promise<Teacher> {
-  if (ref.format !== "gantry") throw new TeacherFormatError(ref.uri, ref.format);
+  if (ref.format === "hf-safetensors") return loadHfTeacher(ref, s3);
   const model = await loadCheckpointModel(ref.uri, s3);
   return teacherFromArrays(model.config, model.weights, model.tokenizer);
-}
-
-export interface SpecDistillation {
-  objective: DistillationObjective;
-  teacher: Teacher;
-}
-
-/**
- * The distillation objective of a job whose spec has `distillation`: the student is the whole model of `student`,
- * trained on spec.data.tokenizer's ids; the caller disposes the teacher after the run.
- */
-export async function distillationForSpec(spec: Pick<JobSpec, "distillation" | "data">, student: ModelConfig, s3?: CheckpointS3Client): Promise<SpecDistillation | undefined> {
-  const d = spec.distillation;
-  if (d === undefined) return undefined;
-  const teacher = await loadTeacher(d.teacher, s3);
-  try {
-    const objective = distillationObjective(fullModelStudent(student, spec.data.tokenizer), teacher, { alpha: d.alpha, temperature: d.temperature });
-    return { objective, teacher };
-  } catch (err) {
-    teacher.dispose();
-    throw err;
-  }
 }

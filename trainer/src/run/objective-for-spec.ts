@@ -5,6 +5,7 @@ import type { JobSpec } from "@gantry/crds";
 import type { CheckpointS3Client } from "../checkpoint/checkpoint-store.js";
 import type { CheckpointManifest } from "../checkpoint/manifest.js";
 import type { NamedArray } from "../checkpoint/named-array.js";
+import { withDistillation } from "../distill/distill-setup.js";
 import { initParams } from "../model/init-params.js";
 import { parameterCount } from "../model/param-layout.js";
 import { peftConfigFromSpec, type PeftConfig } from "../peft/peft-config.js";
@@ -57,7 +58,12 @@ export interface SetupDeps {
   load?: (ref: PretrainedRef, train: TrainConfig) => Promise<PretrainedWeights>;
 }
 
-export async function objectiveForSpec(spec: Pick<JobSpec, "model" | "peft">, train: TrainConfig, deps: SetupDeps = {}): Promise<TrainingSetup> {
+export async function objectiveForSpec(spec: Pick<JobSpec, "model" | "peft"> & Partial<Pick<JobSpec, "distillation" | "data">>, train: TrainConfig, deps: SetupDeps = {}): Promise<TrainingSetup> {
+  // spec.distillation swaps the student's loss for α·CE + (1−α)·T²·KL against the teacher (distill/distill-setup.ts).
+  return withDistillation(await studentSetup(spec, train, deps), spec, train, deps.s3 === undefined ? {} : { s3: deps.s3 });
+}
+
+async function studentSetup(spec: Pick<JobSpec, "model" | "peft">, train: TrainConfig, deps: SetupDeps): Promise<TrainingSetup> {
   const plan = planObjective(spec);
   const model = parameterCount(train.model);
   const load = deps.load ?? ((ref: PretrainedRef, t: TrainConfig) => loadPretrained(ref, t.model, deps.s3));
