@@ -8,6 +8,9 @@ import { DATA_FILES, LATEST_KEY, MANIFEST_FILE, MODEL_FILE, OPTIMIZER_FILE, grou
 import { parseManifest, type CheckpointManifest } from "./manifest.js";
 import type { NamedArray } from "./named-array.js";
 import { decodeSafetensors, toNamedArray } from "./safetensors.js";
+import { arraysToShard } from "./shard-files.js";
+import { assembleShards, ShardAssemblyError } from "../zero/shard-assembly.js";
+import { flatLayout } from "../zero/shard-layout.js";
 
 export interface LoadedCheckpoint {
   step: number;
@@ -54,9 +57,17 @@ export class CheckpointReader {
     if (manifestBytes === undefined) throw new CorruptCheckpointError(where, "no manifest.json: the save never committed");
     const manifest = parseManifest(where, manifestBytes);
     if (manifest.step !== step) throw new CorruptCheckpointError(where, `manifest is of step ${manifest.step}`);
+    const sharding = manifest.sharding;
+    // Unsharded: the model and optimizer files. Sharded: every file the manifest lists (model, when written, and
+    // each rank's shard), all verified before any is decoded.
+    const needed: string[] = sharding === undefined ? [...DATA_FILES] : Object.keys(manifest.files);
+    if (sharding !== undefined) {
+      for (const s of sharding.shards) if (!needed.includes(s.file)) throw new CorruptCheckpointError(where, `manifest lists no ${s.file}`);
+      if (!sharding.paramsSharded && !needed.includes(MODEL_FILE)) throw new CorruptCheckpointError(where, `manifest lists no ${MODEL_FILE}`);
+    }
     const bytes: Record<string, Uint8Array> = {};
     await Promise.all(
-      DATA_FILES.map(async (name) => {
+      needed.map(async (name) => {
         const entry = manifest.files[name];
         if (entry === undefined) throw new CorruptCheckpointError(where, `manifest lists no ${name}`);
         const data = await this.store.read(stepKey(step, name));
@@ -74,7 +85,23 @@ export class CheckpointReader {
         throw new CorruptCheckpointError(where, (err as Error).message);
       }
     };
-    return { step, dir, manifest, weights: decode(MODEL_FILE), optimizer: decode(OPTIMIZER_FILE) };
+    if (sharding === undefined) return { step, dir, manifest, weights: decode(MODEL_FILE), optimizer: decode(OPTIMIZER_FILE) };
+    // Put the shards back together: a reader (gantry-generate, a resume at any world size or stage) gets full arrays.
+    const pieces = sharding.shards.map((s) => {
+      const shard = arraysToShard(decode(s.file));
+      if (typeof shard === "string") throw new CorruptCheckpointError(where, `${s.file}: ${shard}`);
+      return { range: [s.start, s.end] as const, ...shard };
+    });
+    let assembled;
+    try {
+      assembled = assembleShards(flatLayout(sharding.tensors), pieces);
+    } catch (err) {
+      if (err instanceof ShardAssemblyError) throw new CorruptCheckpointError(where, err.message);
+      throw err;
+    }
+    const weights = assembled.params ?? decode(MODEL_FILE);
+    if (sharding.paramsSharded && assembled.params === undefined) throw new CorruptCheckpointError(where, "the shards should hold the parameters and do not");
+    return { step, dir, manifest, weights, optimizer: assembled.optimizer };
   }
 
   private async latestHint(): Promise<number | undefined> {

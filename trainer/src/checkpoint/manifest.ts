@@ -13,6 +13,19 @@ export const FileEntry = z.strictObject({
   sha256: z.string().regex(/^[0-9a-f]{64}$/, "a lowercase hex sha256"),
 });
 
+/** How a ZeRO checkpoint is cut: the flat layout and which rank's file holds which parameter elements. */
+export const Sharding = z.strictObject({
+  zeroStage: z.int().min(1).max(3),
+  worldSize: z.int().min(1),
+  /** The trainable tensors in flat order: shards are slices of them laid end to end. */
+  tensors: z.array(z.strictObject({ name: z.string().min(1), shape: z.array(Count) })).min(1),
+  /** By rank: its file in the step directory and the flat parameter elements [start, end) it holds. */
+  shards: z.array(z.strictObject({ rank: z.int().min(0), file: z.string().min(1), start: Count, end: Count })).min(1),
+  /** Whether the shards hold the parameters too (ZeRO-3); otherwise model.safetensors does. */
+  paramsSharded: z.boolean(),
+});
+export type Sharding = z.output<typeof Sharding>;
+
 export const CheckpointManifest = z.strictObject({
   format: z.literal(CHECKPOINT_FORMAT),
   /** Optimizer steps completed; resuming runs step `step` next. The step the dataloader's commit(step) fences. */
@@ -29,6 +42,8 @@ export const CheckpointManifest = z.strictObject({
   files: z.record(z.string().min(1), FileEntry),
   codeVersion: z.string().min(1),
   createdAt: z.iso.datetime(),
+  /** Present for a ZeRO checkpoint: optimizer.safetensors is replaced by per-rank shard files. */
+  sharding: Sharding.optional(),
   /** Small scalars the trainer wants back (for example the best validation loss). */
   extra: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
 });

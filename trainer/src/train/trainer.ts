@@ -421,6 +421,13 @@ export class Trainer {
     return out;
   }
 
+  /** Flat parameter elements [start, end) every rank's shard holds, by rank (what a sharded manifest records). */
+  shardParamRanges(): Range[] {
+    const z = this.zero;
+    if (z === undefined) throw new TrainConfigError("plain DP has no shards", "parallelism.zeroStage");
+    return z.owned.map((r) => intersect(r, [0, z.layout.params]));
+  }
+
   /** Optimizer updates applied so far (the step a resumed run continues from). */
   get optimizerSteps(): number {
     return this.zero?.optimizer.stepCount ?? (this.optimizer as AdamW).stepCount;
