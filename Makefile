@@ -92,6 +92,7 @@ bench-memory: build ## ZeRO stages x gradient checkpointing: per-rank memory, to
 
 bench-peft: build ## LoRA r = 4, 8, 16 against full fine-tuning; distillation step overhead
 	npx tsx bench/peft/peft.bench.ts
+	npx tsx bench/peft/distill.bench.ts
 
 bench-inference: build ## Generation with and without the KV cache per attention variant; speculative decoding; int8 and Wanda
 	npx tsx bench/inference/inference.bench.ts
