@@ -24,7 +24,7 @@ import { validateModelConfig, type ModelConfig } from "../../trainer/src/model/m
 import { parameterCount } from "../../trainer/src/model/param-layout.js";
 import { Trainer } from "../../trainer/src/train/trainer.js";
 
-const STEPS = Number(process.env["BENCH_INFERENCE_STEPS"] ?? 40);
+const STEPS = Number(process.env["BENCH_INFERENCE_STEPS"] ?? 120);
 const NEW_TOKENS = Number(process.env["BENCH_INFERENCE_TOKENS"] ?? 48);
 const BACKEND = (process.env["BENCH_INFERENCE_BACKEND"] ?? "wasm") as BackendName;
 const CTX = 64;
