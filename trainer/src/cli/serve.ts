@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // gantry-serve: an OpenAI-compatible HTTP endpoint (POST /v1/completions, /v1/chat/completions; non-streaming) over
 // the newest checkpoint under a URI, so `gantry-data distill` and any OpenAI client can use our own model.
+import type { AddressInfo } from "node:net";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
@@ -49,7 +50,9 @@ async function main(): Promise<number> {
       server.once("error", fail);
       server.listen(port, values.host, done);
     });
-    console.error(`gantry-serve: ${m.uri} ${m.dir} (step ${m.step}, ${m.tokenizer}) as ${model.id} on http://${values.host}:${port}/v1`);
+    // The bound port, which differs from --port 0.
+    const bound = (server.address() as AddressInfo).port;
+    console.error(`gantry-serve: ${m.uri} ${m.dir} (step ${m.step}, ${m.tokenizer}) as ${model.id} on http://${values.host}:${bound}/v1`);
     await new Promise<void>((done) => {
       const stop = () => server.close(() => done());
       process.once("SIGINT", stop);
