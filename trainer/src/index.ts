@@ -50,3 +50,20 @@ export { perplexityOf, type PerplexityResult, type PerplexityOptions } from "./e
 export { readEvalRows, type EvalRowsOptions } from "./eval/eval-rows.js";
 export { loadModel, modelWeights, ModelLoadError, type LoadedModel, type ModelSourceKind } from "./generate/load-model.js";
 export { importHfGpt2, hfGpt2ModelConfig, HfImportError } from "./generate/hf-gpt2-import.js";
+// Distillation, low-rank factorization, serving (issue #9 parts 3, 4).
+export { distillationLoss, softTargetKl, checkDistillOptions, DistillConfigError, type DistillLossOptions, type DistillLossParts } from "./distill/distill-loss.js";
+export { distillationObjective, fullModelStudent, type DistillationObjective, type StudentModel } from "./distill/distill-objective.js";
+export { teacherFromArrays, checkTeacherCompatible, TeacherMismatchError, type Teacher, type TeacherSide } from "./distill/teacher.js";
+export { loadTeacher, configFromHfGpt2, TeacherLoadError, type TeacherRef } from "./distill/load-teacher.js";
+export { withDistillation, DISTILLATION_KEY, type DistillSetupDeps } from "./distill/distill-setup.js";
+export { loadCheckpointModel, modelOfCheckpoint, CheckpointModelError, type CheckpointModel } from "./distill/checkpoint-model.js";
+export { svd, tailNorm, lowRankFactors, reconstructionError, SvdConvergenceError, type Svd, type SvdOptions, type LowRankFactors } from "./factorize/svd.js";
+export { planFactorization, factorizedLayout, parameterReduction, factorNames, FACTOR_TARGETS, FactorPlanError, type FactorTarget, type FactorRequest, type FactorPlan, type PlannedFactor, type ParameterReduction } from "./factorize/factorize-plan.js";
+export { factorizeWeights, expandFactors, type FactorReport, type FactorizedWeights } from "./factorize/factorize-weights.js";
+export { factorizedObjective, factorizedForward, denseTensors } from "./factorize/factorized-objective.js";
+export { factorizeCheckpoint, type FactorizeOptions, type FactorizeResult, type ValidationChange } from "./factorize/factorize-checkpoint.js";
+export { FACTORIZED_KEY, FACTORIZED_FROM_KEY, factorizedExtra, planOfManifest } from "./factorize/factorized-checkpoint.js";
+export { rowsFromTokens, meanCrossEntropy } from "./factorize/validation-loss.js";
+export { servedModel, END_OF_TEXT, type ServedModel, type CompletionOptions } from "./serve/served-model.js";
+export { createServeServer, type ServeOptions } from "./serve/serve-server.js";
+export { ApiError, chatTranscript, cutAtStop, CompletionRequest, ChatCompletionRequest, type Generated } from "./serve/openai-protocol.js";
