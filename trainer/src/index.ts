@@ -50,6 +50,14 @@ export { perplexityOf, type PerplexityResult, type PerplexityOptions } from "./e
 export { readEvalRows, type EvalRowsOptions } from "./eval/eval-rows.js";
 export { loadModel, modelWeights, ModelLoadError, type LoadedModel, type ModelSourceKind } from "./generate/load-model.js";
 export { importHfGpt2, hfGpt2ModelConfig, HfImportError } from "./generate/hf-gpt2-import.js";
+// Memory: ZeRO sharding and recomputation (issue #8).
+export { flatLayout, shardRanges, segmentsIn, STAT_SLOTS, type FlatLayout, type FlatTensor, type ShardSegment } from "./zero/shard-layout.js";
+export { zeroMemory, ownedParams, type MemoryBytes, type ZeroStage } from "./zero/memory-accounting.js";
+export { assembleShards, ShardAssemblyError, type MomentPiece, type AssembledState } from "./zero/shard-assembly.js";
+export { checkpointedObjective, withCheckpointing, CheckpointingUnsupportedError, type GradientCheckpointing } from "./train/checkpointed-objective.js";
+export { attentionCore, recomputedAttentionCore } from "./model/attention-core.js";
+export { shardFileName, receiptName, type ShardArrays } from "./checkpoint/shard-files.js";
+export type { ShardState } from "./train/trainer.js";
 // Distillation, low-rank factorization, serving (issue #9 parts 3, 4).
 export { distillationLoss, softTargetKl, checkDistillOptions, DistillConfigError, type DistillLossOptions, type DistillLossParts } from "./distill/distill-loss.js";
 export { distillationObjective, fullModelStudent, type DistillationObjective, type StudentModel } from "./distill/distill-objective.js";

@@ -59,6 +59,11 @@ export class RingCollective implements ShardCollective {
     links.prev.onLost(lost);
   }
 
+  /** Bytes this rank has written to rank + 1 so far (frame headers and the connection's hello included). */
+  get bytesSent(): number {
+    return this.links.next.socket.bytesWritten;
+  }
+
   /** The error every call rejects with once a link failed; undefined while healthy. */
   get error(): Error | undefined {
     return this.failure;

@@ -177,8 +177,27 @@ export async function runTrainingJob(cfg: RunConfig, deps: RunDeps): Promise<Run
     const checkpoint = async (step: number): Promise<void> => {
       const dataState = await (feed as DataFeed).stateAt(step);
       lastSaveAt = Date.now();
-      if (rank !== 0) return;
-      const state = await (trainer as Trainer).exportState();
+      const t = trainer as Trainer;
+      // Under ZeRO every rank saves its own shard (no collective: the step loop's collectives must stay in step).
+      const stage = t.memory.zeroStage;
+      const sharded = stage !== 0 && worldSize > 1 ? { stage, shard: await t.exportShard(), saveId: `${attempt}:${step}` } : undefined;
+      if (rank !== 0) {
+        if (sharded === undefined) return;
+        const previous = pending;
+        const own = writer.saveShard({ step, rank, worldSize, saveId: sharded.saveId, shard: sharded.shard });
+        own.catch(() => undefined); // observed through pending
+        pending = previous.then(() => own).then(() => undefined);
+        pending.catch((err: unknown) => (failure ??= err));
+        return;
+      }
+      const state =
+        sharded === undefined
+          ? await t.exportState()
+          : { params: sharded.stage === 3 ? [] : await t.exportParams(), optimizer: [] };
+      const sharding =
+        sharded === undefined
+          ? undefined
+          : { zeroStage: sharded.stage, worldSize, saveId: sharded.saveId, tensors: t.objective.trainable, ranges: t.shardParamRanges(), own: sharded.shard, paramsSharded: sharded.stage === 3 };
       const snapshot: LossHistory = { train: [...history.train], validation: [...history.validation] };
       const previous = pending;
       pending = (async () => {
@@ -190,6 +209,7 @@ export async function runTrainingJob(cfg: RunConfig, deps: RunDeps): Promise<Run
           step,
           weights: state.params,
           optimizer: state.optimizer,
+          ...(sharding === undefined ? {} : { sharding }),
           tokensSeen: step * tokensPerStep,
           worldSize,
           configHash: hash,
