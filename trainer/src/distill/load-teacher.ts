@@ -68,6 +68,8 @@ async function loadHfTeacher(ref: TeacherRef, s3: CheckpointS3Client | undefined
 
 /** The teacher of `ref`, frozen. */
 export async function loadTeacher(ref: TeacherRef, s3?: CheckpointS3Client): Promise<Teacher> {
+  // A permanent error (exit 2), not a retry: the run was configured without S3 (its checkpoints and data are local).
+  if (ref.uri.startsWith("s3://") && s3 === undefined) throw new TeacherLoadError(ref.uri, "is on S3, but this run has no S3 client (set S3_ENDPOINT, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or keep the checkpoints on S3 too)");
   if (ref.format === "hf-safetensors") return loadHfTeacher(ref, s3);
   const model = await loadCheckpointModel(ref.uri, s3);
   return teacherFromArrays(model.config, model.weights, model.tokenizer);

@@ -5,13 +5,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import * as tf from "@tensorflow/tfjs-core";
-import { parseJob } from "@gantry/crds";
+import { EXIT, parseJob } from "@gantry/crds";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { selectBackend } from "../../src/backend/select-backend.js";
 import { FileCheckpointStore } from "../../src/checkpoint/checkpoint-store.js";
 import { DISTILLATION_KEY, withDistillation } from "../../src/distill/distill-setup.js";
 import type { DistillationObjective } from "../../src/distill/distill-objective.js";
-import { configFromHfGpt2, loadTeacher } from "../../src/distill/load-teacher.js";
+import { TeacherLoadError, configFromHfGpt2, loadTeacher } from "../../src/distill/load-teacher.js";
+import { exitFor } from "../../src/run/exit-code.js";
 import { writeHfGpt2 } from "../../src/interop/hf-gpt2.js";
 import { initParams } from "../../src/model/init-params.js";
 import { objectiveForSpec, type TrainingSetup } from "../../src/run/objective-for-spec.js";
@@ -84,5 +85,9 @@ describe("loadTeacher", () => {
     expect(configFromHfGpt2({ n_embd: 64, n_head: 4, n_layer: 3, n_positions: 128, vocab_size: 500 }, "x")).toMatchObject({ dModel: 64, heads: 4, kvHeads: 4, layers: 3, contextLength: 128, vocabSize: 500, hidden: 256 });
     expect(() => configFromHfGpt2({ n_head: 4 }, "x")).toThrow(/config\.json has no integer n_embd or hidden_size/);
     await expect(loadTeacher({ uri: gantryUri, format: "hf-safetensors" })).rejects.toThrow(/no config\.json/);
+    // An S3 teacher in a run without S3 is a configuration error (exit 2), not a retry.
+    const err = await loadTeacher({ uri: "s3://models/teacher", format: "gantry" }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TeacherLoadError);
+    expect(exitFor(err).code).toBe(EXIT.badConfig);
   });
 });
