@@ -75,3 +75,17 @@ export { rowsFromTokens, meanCrossEntropy } from "./factorize/validation-loss.js
 export { servedModel, END_OF_TEXT, type ServedModel, type CompletionOptions } from "./serve/served-model.js";
 export { createServeServer, type ServeOptions } from "./serve/serve-server.js";
 export { ApiError, chatTranscript, cutAtStop, CompletionRequest, ChatCompletionRequest, type Generated } from "./serve/openai-protocol.js";
+// Parameter-efficient fine-tuning (issue #9 part A): LoRA and bottleneck adapters, pretrained starts, merge.
+export { lowRankLinear, lowRankDropoutSeed, LINEAR_SITES, SITE_PARAM, type LinearSite as LowRankSite, type LowRankWeights } from "./peft/low-rank-linear.js";
+export { bottleneckAdapter, type AdapterWeights } from "./peft/bottleneck-adapter.js";
+export { peftConfigFromSpec, loraScale, adapterSites, LORA_TARGETS, type PeftConfig, type LoraConfig, type AdapterConfig, type LoraTarget, type AdapterPlacement } from "./peft/peft-config.js";
+export { peftLayout, peftParameterCount, initPeftParams, loraParamName, adapterPrefix, targetShape } from "./peft/peft-layout.js";
+export { attachPeft } from "./peft/attach-peft.js";
+export { peftObjective, type PeftObjective } from "./peft/peft-objective.js";
+export { mergePeft, foldLowRank, PeftMergeError } from "./peft/merge-lora.js";
+export { mergeCheckpoint, type MergeOptions, type MergeResult } from "./peft/merge-checkpoint.js";
+export { weightsHash } from "./peft/base-hash.js";
+export { PEFT_EXTRA, peftManifestExtra, readPeftManifest, assertPlainCheckpoint, verifyBase, PeftCheckpointError, BaseMismatchError, type PeftBaseRef, type PeftCheckpointInfo } from "./peft/peft-manifest.js";
+export { loadPretrained, hfGpt2ToGantry, PretrainedLoadError, type PretrainedRef, type PretrainedWeights } from "./run/pretrained.js";
+export { planObjective, objectiveForSpec, type ObjectivePlan, type TrainingSetup, type SetupDeps } from "./run/objective-for-spec.js";
+export { blockLinear } from "./model/gpt.js";
