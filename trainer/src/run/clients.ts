@@ -11,7 +11,11 @@ export interface RunClients {
 }
 
 export function openClients(cfg: RunConfig): RunClients {
-  const uris = [cfg.checkpointUri, cfg.spec.data.source, ...(cfg.spec.data.streams ?? []).map((s) => s.source), cfg.spec.data.validation?.source].filter((u): u is string => u !== undefined);
+  const { data, model, distillation } = cfg.spec;
+  // Every URI the run reads or writes: checkpoints, data, a pretrained base and a distillation teacher.
+  const uris = [cfg.checkpointUri, data.source, ...(data.streams ?? []).map((s) => s.source), data.validation?.source, model.pretrained?.uri, distillation?.teacher.uri].filter(
+    (u): u is string => u !== undefined,
+  );
   const out: RunClients = { close: async () => undefined };
   if (needsS3(...uris)) out.s3 = s3ClientFor(cfg.s3, uris.filter((u) => u.startsWith("s3://")));
   if (cfg.redisUrl !== undefined) {
