@@ -141,6 +141,7 @@ function splitColumns(m: Float32Array, rows: number, parts: number): Float32Arra
 
 /** The pretrained weights of `ref` as this model's parameters, checked by name and shape, with their hash. */
 export async function loadPretrained(ref: PretrainedRef, config: ModelConfig, s3?: CheckpointS3Client): Promise<PretrainedWeights> {
+  if (ref.uri.startsWith("s3://") && s3 === undefined) throw new PretrainedLoadError(ref.uri, "is on S3, but this run has no S3 client (S3_ENDPOINT and credentials from spec.data.s3.credentialsSecret)");
   const raw = ref.format === "hf-safetensors" ? await loadHf(ref, config, s3) : await loadGantry(ref, s3);
   let weights: NamedArray[];
   try {

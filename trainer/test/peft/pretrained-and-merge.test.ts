@@ -110,6 +110,7 @@ describe("loadPretrained", () => {
     await expect(loadPretrained({ uri: url("missing.safetensors"), format: "hf-safetensors" }, TINY)).rejects.toThrow(PretrainedLoadError);
     await expect(loadPretrained({ uri: url("model.safetensors"), format: "hf-safetensors" }, { ...TINY, kvHeads: 2 })).rejects.toThrow(/kvHeads/);
     expect(() => hfGpt2ToGantry([], TINY)).toThrow(/wte.weight is missing/);
+    await expect(loadPretrained({ uri: "s3://models/gpt2", format: "gantry" }, TINY)).rejects.toThrow(/is on S3, but this run has no S3 client/);
   });
 });
 
