@@ -32,6 +32,22 @@ export function embedAt(config: ModelConfig, w: GptWeights, tokens: tf.Tensor2D,
   return (w.wpe === undefined ? x : tf.add(x, tf.slice(w.wpe, [offset, 0], [n, config.dModel]))) as tf.Tensor3D;
 }
 
+/**
+ * This layer's K/V extended by n new positions, from the layer's normalised input x [B, n, d]. Early exit uses it alone
+ * to fill the cache of the layers an exited token skips (from the exit layer's hidden state).
+ */
+export function extendKv(config: ModelConfig, b: BlockWeights, x: tf.Tensor3D, past: LayerKv | undefined, offset: number): LayerKv {
+  const [batch, n] = x.shape;
+  const hd = headDim(config);
+  let k = splitHeads(linear(x, b.k, b.kb), batch, n, config.kvHeads, hd);
+  const v = splitHeads(linear(x, b.v, b.vb), batch, n, config.kvHeads, hd);
+  if (config.positionalEncoding === "rotary") k = applyRotary(k, n, hd, offset);
+  return {
+    k: (past === undefined ? k : tf.concat([past.k, k], 2)) as tf.Tensor4D,
+    v: (past === undefined ? v : tf.concat([past.v, v], 2)) as tf.Tensor4D,
+  };
+}
+
 /** Self-attention of n new positions against the cache; returns the output and this layer's extended K/V. */
 export function attendCached(config: ModelConfig, b: BlockWeights, x: tf.Tensor3D, past: LayerKv | undefined, offset: number, observe?: ObserveInput): { out: tf.Tensor3D; kv: LayerKv } {
   const [batch, n] = x.shape;
@@ -39,14 +55,8 @@ export function attendCached(config: ModelConfig, b: BlockWeights, x: tf.Tensor3
   const groups = config.heads / config.kvHeads;
   observe?.("qkv", x);
   let q = splitHeads(linear(x, b.q, b.qb), batch, n, config.heads, hd);
-  let k = splitHeads(linear(x, b.k, b.kb), batch, n, config.kvHeads, hd);
-  const v = splitHeads(linear(x, b.v, b.vb), batch, n, config.kvHeads, hd);
-  if (config.positionalEncoding === "rotary") {
-    q = applyRotary(q, n, hd, offset);
-    k = applyRotary(k, n, hd, offset);
-  }
-  const kAll = (past === undefined ? k : tf.concat([past.k, k], 2)) as tf.Tensor4D;
-  const vAll = (past === undefined ? v : tf.concat([past.v, v], 2)) as tf.Tensor4D;
+  if (config.positionalEncoding === "rotary") q = applyRotary(q, n, hd, offset);
+  const { k: kAll, v: vAll } = extendKv(config, b, x, past, offset);
   const keys = offset + n;
   const qGrouped = tf.reshape(q, [batch, config.kvHeads, groups * n, hd]);
   let scores = tf.mul(tf.matMul(qGrouped, kAll, false, true), 1 / Math.sqrt(hd));
