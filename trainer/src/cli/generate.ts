@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // gantry-generate: text from a Gantry checkpoint (the newest whole one under a root), a compressed model file, or a
 // Hugging Face GPT-2 model.safetensors; greedy, sampling, beam search or speculative decoding over the KV cache,
-// streaming tokens as they come. Statistics (cache size, tokens/s, acceptance rate) go to stderr.
+// streaming tokens as they come; optionally (experimental) confidence-based early exit for greedy and sampling.
+// Statistics (cache size, tokens/s, acceptance rate, layers used) go to stderr.
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
 import { EXIT } from "@gantry/crds";
@@ -12,6 +13,7 @@ import { decodeTokens } from "../generate/decode.js";
 import { loadModel, modelWeights } from "../generate/load-model.js";
 import { TextStreamer } from "../generate/stream-text.js";
 import { beamSearch } from "../inference/beam-search.js";
+import { earlyExitGenerate } from "../inference/early-exit.js";
 import { DecodingOptionError } from "../inference/errors.js";
 import { generate, type DecodingModel } from "../inference/generate.js";
 import { kvCacheBytesPerToken } from "../inference/kv-cache.js";
@@ -19,11 +21,14 @@ import { speculativeGenerate } from "../inference/speculative.js";
 
 const USAGE = `usage: gantry-generate --checkpoint URI [--prompt TEXT] [--tokens N] [--strategy greedy|sample|beam|speculative]
     [--temperature T] [--top-k K] [--top-p P] [--seed S] [--beam-width W] [--length-penalty A] [--early-stopping]
-    [--draft URI] [--draft-tokens K] [--no-cache] [--tokenizer NAME] [--backend B]
+    [--draft URI] [--draft-tokens K] [--early-exit THRESHOLD [--early-exit-min-layers N]] [--no-cache]
+    [--tokenizer NAME] [--backend B]
   URI is a checkpoint root (file:///path or s3://bucket/prefix; the newest whole checkpoint there), a compressed model
   file from gantry-compress, or a Hugging Face GPT-2 model.safetensors (config.json beside it). S3 settings come from
   S3_ENDPOINT, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY. --strategy defaults to sample (greedy at temperature 0);
-  speculative needs --draft, a smaller model of the same vocabulary. --tokens is capped at the context left.`;
+  speculative needs --draft, a smaller model of the same vocabulary. --tokens is capped at the context left.
+  --early-exit (experimental; greedy and sample): each token stops at the first layer, from --early-exit-min-layers
+  (default 1) on, where the final LayerNorm + LM head give a top-1 probability above THRESHOLD (above 1: never).`;
 
 const STRATEGIES = ["greedy", "sample", "beam", "speculative"] as const;
 type Strategy = (typeof STRATEGIES)[number];
@@ -51,6 +56,8 @@ async function main(): Promise<number> {
       "early-stopping": { type: "boolean", default: false },
       draft: { type: "string" },
       "draft-tokens": { type: "string", default: "4" },
+      "early-exit": { type: "string" },
+      "early-exit-min-layers": { type: "string", default: "1" },
       "no-cache": { type: "boolean", default: false },
       tokenizer: { type: "string" },
       backend: { type: "string" },
@@ -66,6 +73,9 @@ async function main(): Promise<number> {
     const strategy = values.strategy as Strategy;
     if (!STRATEGIES.includes(strategy)) throw new DecodingOptionError("--strategy", values.strategy, STRATEGIES.join(", "));
     if (strategy === "speculative" && values.draft === undefined) throw new DecodingOptionError("--draft", undefined, "a draft model for --strategy speculative");
+    const earlyExit = values["early-exit"] === undefined ? undefined : num("early-exit", values["early-exit"], (n) => Number.isFinite(n) && n >= 0, "a top-1 probability threshold ≥ 0");
+    if (earlyExit !== undefined && (strategy === "beam" || strategy === "speculative")) throw new DecodingOptionError("--early-exit", values["early-exit"], "--strategy greedy or sample");
+    if (earlyExit !== undefined && values["no-cache"]) throw new DecodingOptionError("--early-exit", values["early-exit"], "the KV cache (drop --no-cache)");
     const s3 = s3ClientFromEnv([source, values.draft ?? ""], "gantry-generate");
     await selectBackend(values.backend ? { order: [values.backend as BackendName] } : {});
     const loaded = await loadModel(source, { ...(s3 === undefined ? {} : { s3 }), ...(values.tokenizer === undefined ? {} : { tokenizer: values.tokenizer }) });
@@ -102,6 +112,12 @@ async function main(): Promise<number> {
       } finally {
         tf.dispose(dw.flat);
       }
+    } else if (earlyExit !== undefined) {
+      const minLayers = num("early-exit-min-layers", values["early-exit-min-layers"], (n) => Number.isInteger(n) && n >= 1 && n <= loaded.config.layers, `an integer in [1, ${loaded.config.layers}]`);
+      const r = await earlyExitGenerate(model, prompt, { ...sampling, maxNewTokens, seed, stopToken: eos, onToken, threshold: earlyExit, minLayers });
+      produced = r.newTokens.length;
+      const early = r.layersUsed.filter((l) => l < loaded.config.layers).length;
+      extra = `, early exit above ${earlyExit}: ${r.meanLayers.toFixed(2)} of ${loaded.config.layers} layers per token on average, ${early}/${produced} tokens exited early`;
     } else {
       const r = await generate(model, prompt, { ...sampling, maxNewTokens, seed, stopToken: eos, useCache: !values["no-cache"], onToken });
       produced = r.newTokens.length;
