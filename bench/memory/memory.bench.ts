@@ -9,7 +9,10 @@ import type {
   RingCollective} from "@gantry/trainer";
 import {
   MemoryAddressBook,
-  SoloCollective,
+  checkpointedObjective,
+  importParams,
+  initParams,
+  toMicroBatches,
   Trainer,
   connectCollective,
   flatLayout,
@@ -76,14 +79,23 @@ const CONFIGS: [ZeroStage, GradientCheckpointing][] = [
   [3, "full"],
 ];
 
-/** Peak tfjs bytes above the persistent state during one step of a single rank (its activations). */
-async function activationPeak(stage: ZeroStage, mode: GradientCheckpointing): Promise<number> {
-  const t = new Trainer({ ...trainConfig(1, stage, mode) }, new SoloCollective());
-  await t.step(0, rows(1, 9));
+/**
+ * Activation bytes of one micro-batch's forward and backward: the tfjs peak during objective.gradients minus the
+ * inputs and the gradients it returns (4Ψ, alive at the end in every mode). ZeRO-3 runs the full recomputation's
+ * schedule and holds one gathered block on top (its bytes are added).
+ */
+async function activationPeak(mode: GradientCheckpointing, extraBytes = 0): Promise<number> {
+  const cfg = trainConfig(1, 0, mode);
+  const objective = checkpointedObjective(cfg.model, mode);
+  const params = importParams(cfg.model, initParams(cfg.model, 1));
+  const mb = toMicroBatches(rows(1, 10), 1, SEQ, 512)[0];
+  if (mb === undefined) throw new Error("no micro-batch");
   const base = tf.memory().numBytes;
-  const info = await tf.profile(() => t.step(1, rows(1, 10)));
-  t.dispose();
-  return info.peakBytes - base;
+  const info = await tf.profile(() => {
+    tf.dispose(tf.tidy(() => objective.gradients(params, mb, {}).grads));
+  });
+  tf.dispose(params);
+  return info.peakBytes - base - 4 * parameterCount(cfg.model) + extraBytes;
 }
 
 async function ring(n: number): Promise<RingCollective[]> {
@@ -114,10 +126,10 @@ async function measure(world: number, stage: ZeroStage, mode: GradientCheckpoint
     const batch = rows(world, 100 + s);
     return Promise.all(ranks.map((t, r) => t.step(s, [batch[r] as Int32Array])));
   };
-  await step(0); // warm-up: kernels, first allocations
+  // The kernels are warm from the activation runs; one step per configuration keeps the whole bench near 2 minutes.
   const before = collectives.map((c) => c.bytesSent);
   const start = performance.now();
-  await step(1);
+  await step(0);
   const seconds = (performance.now() - start) / 1000;
   const sent = Math.max(...collectives.map((c, r) => c.bytesSent - (before[r] as number)));
   const live = ranks.map((t) => t.liveMemory());
@@ -161,7 +173,9 @@ async function main(): Promise<void> {
   const psi = parameterCount(model(D, LAYERS));
   console.log(`bench-memory: ${(psi / 1e6).toFixed(2)}M parameters (L=${LAYERS}, d=${D}, T=${SEQ}, micro-batch 1 per rank), backend ${backend}, ranks in one process on a loopback ring`);
   const acts = new Map<string, number>();
-  for (const [stage, mode] of CONFIGS) acts.set(`${stage}/${mode}`, await activationPeak(stage, mode));
+  const blockBytes = 4 * paramLayout(model(D, LAYERS)).filter((p) => p.name.startsWith("h.0.")).reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0);
+  const byMode = { none: await activationPeak("none"), selective: await activationPeak("selective"), full: await activationPeak("full") };
+  for (const [stage, mode] of CONFIGS) acts.set(`${stage}/${mode}`, stage === 3 ? byMode.full + blockBytes : byMode[mode]);
   const results: Measured[] = [];
   for (const world of WORLDS) for (const [stage, mode] of CONFIGS) results.push(await measure(world, stage, mode, acts.get(`${stage}/${mode}`) ?? NaN));
 
@@ -179,7 +193,7 @@ async function main(): Promise<void> {
     "theory MiB": m.theoryBytes / MiB,
     "sent/theory": m.sentBytes / m.theoryBytes,
   }));
-  printTable("Per rank, one optimizer step (worst rank; activations: one rank's tfjs peak above its state)", table);
+  printTable("Per rank, one optimizer step (worst rank of the world; activations: tfjs peak of a micro-batch's forward+backward less its gradients; ZeRO-3 adds one gathered block)", table);
 
   const dpActs = acts.get("0/none") ?? NaN;
   const fullActs = acts.get("0/full") ?? NaN;

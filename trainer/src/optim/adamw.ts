@@ -55,8 +55,9 @@ export class AdamW {
     const { beta1, beta2, eps, weightDecay } = this.hyper;
     const stepSize = lr / (1 - Math.pow(beta1, t));
     const sqrtBc2 = Math.sqrt(1 - Math.pow(beta2, t));
-    const out = tf.tidy(() =>
-      params.map((p, i) => {
+    // One tidy per parameter: the update's temporaries never outlive their tensor's update (same ops, same bits).
+    const out = params.map((p, i) =>
+      tf.tidy(() => {
         const g = grads[i] as tf.Tensor;
         const m = tf.add(tf.mul(this.m[i] as tf.Tensor, beta1), tf.mul(g, 1 - beta1));
         const v = tf.add(tf.mul(this.v[i] as tf.Tensor, beta2), tf.mul(tf.square(g), 1 - beta2));
