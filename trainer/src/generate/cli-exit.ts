@@ -5,7 +5,7 @@ import { CompressedModelError } from "../compress/compressed-model.js";
 import { ContextOverflowError, DecodingOptionError, DraftMismatchError } from "../inference/errors.js";
 import { exitFor, type ExitDecision } from "../run/exit-code.js";
 import { SafetensorsFormatError } from "../checkpoint/safetensors.js";
-import { HfImportError } from "./hf-gpt2-import.js";
+import { HfImportError } from "../interop/hf-gpt2.js";
 import { ModelLoadError } from "./load-model.js";
 
 const BAD_INPUT = [ModelLoadError, ContextOverflowError, DecodingOptionError, DraftMismatchError, CompressedModelError, HfImportError, SafetensorsFormatError];

@@ -14,7 +14,7 @@ import { structureWeights, type GptWeights } from "../model/gpt-weights.js";
 import { validateModelConfig, type ModelConfig } from "../model/model-config.js";
 import { importParams, matchNamedArrays, ParamImportError } from "../model/param-io.js";
 import { paramLayout } from "../model/param-layout.js";
-import { hfGpt2ModelConfig, importHfGpt2, looksLikeHfGpt2 } from "./hf-gpt2-import.js";
+import { hfGpt2ModelConfig, importHfGpt2, looksLikeHfGpt2 } from "../interop/hf-gpt2.js";
 
 export type ModelSourceKind = "checkpoint" | "compressed" | "hf-gpt2";
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { NamedArray } from "../../src/checkpoint/named-array.js";
 import { decodeSafetensors, toNamedArray } from "../../src/checkpoint/safetensors.js";
-import { HfExportTensorError, UnsupportedArchitectureError, exportHfGpt2, hfGpt2Config, mapToHfGpt2, type GptArchitecture } from "../../src/interop/hf-gpt2.js";
+import { HfExportTensorError, HfImportError, UnsupportedArchitectureError, exportHfGpt2, hfGpt2Config, hfGpt2ModelConfig, importHfGpt2, mapToHfGpt2, type GptArchitecture } from "../../src/interop/hf-gpt2.js";
 
 const arch: GptArchitecture = { vocabSize: 7, contextLength: 5, layers: 2, dModel: 4, heads: 2, kvHeads: 2, mlpRatio: 4, activation: "gelu", positionalEncoding: "learned", tieEmbeddings: true };
 
@@ -124,5 +124,26 @@ describe("Hugging Face GPT-2 export", () => {
     expect(() => mapToHfGpt2(state.filter((t) => t.name !== "h.1.attn.v"), arch)).toThrow(new HfExportTensorError("h.1.attn.v", "missing from the checkpoint"));
     expect(() => mapToHfGpt2(state.map((t) => (t.name === "wpe" ? { ...t, shape: [4, 5] } : t)), arch)).toThrow(/tensor wpe: shape \[4, 5\], expected \[5, 4\]/);
     expect(() => mapToHfGpt2([...state, { name: "lm_head", shape: [4, 7], data: new Float32Array(28) }], arch)).toThrow(/tensor lm_head: has no GPT-2 counterpart/);
+  });
+});
+
+describe("Hugging Face GPT-2 import", () => {
+  it("inverts the export: every Gantry tensor back under its name, with the same shape and values", () => {
+    const state = gantryState(arch);
+    const back = byName(importHfGpt2(mapToHfGpt2(state, arch)));
+    expect([...back.keys()].sort()).toEqual(state.map((a) => a.name).sort());
+    for (const a of state) {
+      expect(back.get(a.name)?.shape).toEqual(a.shape);
+      expect(Array.from(back.get(a.name)?.data ?? [])).toEqual(Array.from(a.data));
+    }
+    // The shapes alone give the model config (heads come from config.json).
+    expect(hfGpt2ModelConfig(mapToHfGpt2(state, arch), arch.heads)).toMatchObject({ vocabSize: 7, contextLength: 5, layers: 2, dModel: 4, heads: 2, hidden: 16 });
+  });
+
+  it("skips the attention buffers and refuses a tensor GPT-2 does not have", () => {
+    const hf = mapToHfGpt2(gantryState(arch), arch);
+    const buffer: NamedArray = { name: "transformer.h.0.attn.bias", shape: [1], data: new Float32Array(1) };
+    expect(importHfGpt2([...hf, buffer]).map((a) => a.name)).not.toContain("h.0.attn.bias");
+    expect(() => importHfGpt2([...hf, { name: "transformer.h.0.attn.rotary", shape: [1], data: new Float32Array(1) }])).toThrow(HfImportError);
   });
 });
