@@ -159,9 +159,11 @@ function largestFit(world: number, stage: ZeroStage, mode: GradientCheckpointing
   for (let d = 64; d <= 8192; d += 64) {
     const m = model(d, LAYERS);
     const state = zeroMemory(flatLayout(paramLayout(m)), stage, world, 0).total;
-    const perLayer = mode === "full" ? bytesPerLayerToken.full : bytesPerLayerToken.none;
-    // Full recomputation keeps L block inputs plus one block's activations at a time.
-    const acts = mode === "full" ? LAYERS * SEQ * d * perLayer + SEQ * d * bytesPerLayerToken.none : LAYERS * SEQ * d * perLayer;
+    // Full recomputation (and ZeRO-3, which always runs that schedule) keeps L block inputs plus one block's
+    // activations at a time; ZeRO-3 also holds one gathered block.
+    const recompute = mode === "full" || stage === 3;
+    const block = stage === 3 ? 4 * 12 * d * d : 0;
+    const acts = recompute ? LAYERS * SEQ * d * bytesPerLayerToken.full + SEQ * d * bytesPerLayerToken.none + block : LAYERS * SEQ * d * bytesPerLayerToken.none;
     if (state + acts <= BUDGET) best = { d, params: parameterCount(m) };
   }
   return best;
