@@ -89,3 +89,6 @@ export { PEFT_EXTRA, peftManifestExtra, readPeftManifest, assertPlainCheckpoint,
 export { loadPretrained, hfGpt2ToGantry, PretrainedLoadError, type PretrainedRef, type PretrainedWeights } from "./run/pretrained.js";
 export { planObjective, objectiveForSpec, type ObjectivePlan, type TrainingSetup, type SetupDeps } from "./run/objective-for-spec.js";
 export { blockLinear } from "./model/gpt.js";
+export { earlyExitGenerate, earlyExitTeacherForced, exitStep, type EarlyExitOptions, type EarlyExitResult, type ExitStep, type TeacherForcedExits } from "./inference/early-exit.js";
+export { checkEarlyExit, exitsAt, meanLayers, topProbability, type EarlyExitRule } from "./inference/early-exit-rule.js";
+export { extendKv } from "./inference/cached-forward.js";
