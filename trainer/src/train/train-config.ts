@@ -62,7 +62,15 @@ const asZeroStage = (n: number): ZeroStage => {
   throw new TrainConfigError(`${n} is not a ZeRO stage (0-3)`, "parallelism.zeroStage");
 };
 
+/** Tensor and pipeline parallelism are not built yet: refuse them rather than run the job as data-parallel. */
+function refuseModelParallelism(p: Pick<JobSpec["parallelism"], "tensorParallel" | "pipelineParallel">): void {
+  for (const field of ["tensorParallel", "pipelineParallel"] as const) {
+    if (p[field] > 1) throw new TrainConfigError(`${p[field]} is not supported by this trainer yet (only 1: data parallelism with ZeRO)`, `parallelism.${field}`);
+  }
+}
+
 export function trainConfigFromSpec(spec: Pick<JobSpec, "model" | "data" | "training"> & Partial<Pick<JobSpec, "parallelism">>): TrainConfig {
+  if (spec.parallelism !== undefined) refuseModelParallelism(spec.parallelism);
   const model = modelConfigFromSpec(spec);
   const t = spec.training;
   return {
