@@ -48,7 +48,7 @@ export { pruneModel, type PrunedModel } from "./compress/prune-model.js";
 export { encodeCompressedModel, decodeCompressedModel, isCompressedModel, CompressedModelError, COMPRESSED_FORMAT, type CompressedModel, type CompressedModelInfo } from "./compress/compressed-model.js";
 export { perplexityOf, type PerplexityResult, type PerplexityOptions } from "./eval/perplexity.js";
 export { readEvalRows, type EvalRowsOptions } from "./eval/eval-rows.js";
-export { loadModel, modelWeights, ModelLoadError, type LoadedModel, type ModelSourceKind } from "./generate/load-model.js";
+export { loadModel, modelWeights, ModelLoadError, type LoadedModel, type ModelSourceKind } from "./model-source/load-model.js";
 export { importHfGpt2, hfGpt2ModelConfig, HfImportError } from "./interop/hf-gpt2.js";
 // Memory: ZeRO sharding and recomputation (issue #8).
 export { flatLayout, shardRanges, segmentsIn, STAT_SLOTS, type FlatLayout, type FlatTensor, type ShardSegment } from "./zero/shard-layout.js";
@@ -64,7 +64,7 @@ export { distillationObjective, fullModelStudent, type DistillationObjective, ty
 export { teacherFromArrays, checkTeacherCompatible, TeacherMismatchError, type Teacher, type TeacherSide } from "./distill/teacher.js";
 export { loadTeacher, configFromHfGpt2, TeacherLoadError, type TeacherRef } from "./distill/load-teacher.js";
 export { withDistillation, DISTILLATION_KEY, type DistillSetupDeps } from "./distill/distill-setup.js";
-export { loadCheckpointModel, modelOfCheckpoint, CheckpointModelError, type CheckpointModel } from "./distill/checkpoint-model.js";
+export { loadCheckpointModel, modelOfCheckpoint, type CheckpointModel, type CheckpointModelOptions } from "./model-source/checkpoint-model.js";
 export { svd, tailNorm, lowRankFactors, reconstructionError, SvdConvergenceError, type Svd, type SvdOptions, type LowRankFactors } from "./factorize/svd.js";
 export { planFactorization, factorizedLayout, parameterReduction, factorNames, FACTOR_TARGETS, FactorPlanError, type FactorTarget, type FactorRequest, type FactorPlan, type PlannedFactor, type ParameterReduction } from "./factorize/factorize-plan.js";
 export { factorizeWeights, expandFactors, type FactorReport, type FactorizedWeights } from "./factorize/factorize-weights.js";

@@ -13,7 +13,7 @@ import type { SparsityPattern } from "../compress/wanda.js";
 import { perplexityOf } from "../eval/perplexity.js";
 import { readEvalRows } from "../eval/eval-rows.js";
 import { cliExit, s3ClientFromEnv } from "../generate/cli-exit.js";
-import { loadModel, modelWeights, type LoadedModel } from "../generate/load-model.js";
+import { loadModel, modelWeights, type LoadedModel } from "../model-source/load-model.js";
 import { DecodingOptionError } from "../inference/errors.js";
 import type { NamedArray } from "../checkpoint/named-array.js";
 

@@ -9,7 +9,7 @@ import { selectBackend, type BackendName } from "../backend/select-backend.js";
 import { perplexityOf } from "../eval/perplexity.js";
 import { readEvalRows } from "../eval/eval-rows.js";
 import { cliExit, s3ClientFromEnv } from "../generate/cli-exit.js";
-import { loadModel, modelWeights } from "../generate/load-model.js";
+import { loadModel, modelWeights } from "../model-source/load-model.js";
 import { DecodingOptionError } from "../inference/errors.js";
 
 const USAGE = `usage: gantry-eval --checkpoint URI --data URI [--samples N] [--batch B] [--format tokens|text|jsonl] [--tokenizer NAME] [--backend B] [--json]

@@ -10,7 +10,7 @@ import { encodeText, tokenizerFor } from "@gantry/dataloader";
 import { selectBackend, type BackendName } from "../backend/select-backend.js";
 import { cliExit, s3ClientFromEnv } from "../generate/cli-exit.js";
 import { decodeTokens } from "../generate/decode.js";
-import { loadModel, modelWeights } from "../generate/load-model.js";
+import { loadModel, modelWeights } from "../model-source/load-model.js";
 import { TextStreamer } from "../generate/stream-text.js";
 import { beamSearch } from "../inference/beam-search.js";
 import { earlyExitGenerate } from "../inference/early-exit.js";

@@ -7,7 +7,7 @@ import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { EXIT } from "@gantry/crds";
 import { selectBackend, type BackendName } from "../backend/select-backend.js";
-import { loadCheckpointModel } from "../distill/checkpoint-model.js";
+import { loadCheckpointModel } from "../model-source/checkpoint-model.js";
 import { exitFor } from "../run/exit-code.js";
 import { needsS3, s3ClientFor } from "../run/storage.js";
 import { fromManifest } from "../runtime/run-config.js";
@@ -43,7 +43,7 @@ async function main(): Promise<number> {
     const s3 = needsS3(uri) ? s3ClientFor(cfg.s3, [uri]) : undefined;
     await selectBackend(values.backend ? { order: [values.backend as BackendName] } : {});
     const m = await loadCheckpointModel(uri, s3);
-    const model = servedModel(values["model-name"] ?? `gantry:${m.dir}`, m.config, m.tokenizer, m.weights);
+    const model = servedModel(values["model-name"] ?? `gantry:${m.dir}`, m.config, m.tokenizer, m.arrays);
     const server = createServeServer(model, values.quiet ? {} : { onRequest: (method, path, status, ms) => console.error(`${method} ${path} ${status} ${ms.toFixed(0)} ms`) });
     const port = Number(values.port);
     await new Promise<void>((done, fail) => {

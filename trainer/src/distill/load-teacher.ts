@@ -7,7 +7,7 @@ import { decodeSafetensors, toNamedArray } from "../checkpoint/safetensors.js";
 import { validateModelConfig, type ModelConfig } from "../model/model-config.js";
 import { hfGpt2ToGantry } from "../run/pretrained.js";
 import { ConfigError } from "../runtime/run-config.js";
-import { loadCheckpointModel } from "./checkpoint-model.js";
+import { loadCheckpointModel } from "../model-source/checkpoint-model.js";
 import { teacherFromArrays, type Teacher } from "./teacher.js";
 
 export type TeacherRef = NonNullable<JobSpec["distillation"]>["teacher"];
@@ -72,5 +72,5 @@ export async function loadTeacher(ref: TeacherRef, s3?: CheckpointS3Client): Pro
   if (ref.uri.startsWith("s3://") && s3 === undefined) throw new TeacherLoadError(ref.uri, "is on S3, but this run has no S3 client (set S3_ENDPOINT, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or keep the checkpoints on S3 too)");
   if (ref.format === "hf-safetensors") return loadHfTeacher(ref, s3);
   const model = await loadCheckpointModel(ref.uri, s3);
-  return teacherFromArrays(model.config, model.weights, model.tokenizer);
+  return teacherFromArrays(model.config, model.arrays, model.tokenizer);
 }

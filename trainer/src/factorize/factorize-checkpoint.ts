@@ -3,7 +3,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { openCheckpointStore, type CheckpointS3Client } from "../checkpoint/checkpoint-store.js";
 import { CheckpointWriter, type CommittedCheckpoint } from "../checkpoint/checkpoint-writer.js";
-import { loadCheckpointModel } from "../distill/checkpoint-model.js";
+import { loadCheckpointModel } from "../model-source/checkpoint-model.js";
 import { forward } from "../model/gpt.js";
 import { structureWeights } from "../model/gpt-weights.js";
 import type { ModelConfig } from "../model/model-config.js";
@@ -49,12 +49,12 @@ export async function factorizeCheckpoint(opts: FactorizeOptions): Promise<Facto
   const model = await loadCheckpointModel(opts.source, opts.s3);
   const { config } = model;
   const plan = planFactorization(config, opts.request);
-  const { weights, reports } = factorizeWeights(config, model.weights, plan);
+  const { weights, reports } = factorizeWeights(config, model.arrays, plan);
   const reduction = parameterReduction(config, plan);
   const rows = opts.rowsFor?.(config, model.tokenizer);
   let validation: ValidationChange | undefined;
   if (rows !== undefined && rows.length > 0) {
-    const dense = importParams(config, model.weights);
+    const dense = importParams(config, model.arrays);
     const factors = importTensors(factorizedLayout(config, plan), weights);
     try {
       const before = await meanCrossEntropy((t) => forward(config, structureWeights(config, dense), t), rows);

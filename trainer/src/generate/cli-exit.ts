@@ -6,7 +6,7 @@ import { ContextOverflowError, DecodingOptionError, DraftMismatchError } from ".
 import { exitFor, type ExitDecision } from "../run/exit-code.js";
 import { SafetensorsFormatError } from "../checkpoint/safetensors.js";
 import { HfImportError } from "../interop/hf-gpt2.js";
-import { ModelLoadError } from "./load-model.js";
+import { ModelLoadError } from "../model-source/model-checks.js";
 
 const BAD_INPUT = [ModelLoadError, ContextOverflowError, DecodingOptionError, DraftMismatchError, CompressedModelError, HfImportError, SafetensorsFormatError];
 

@@ -7,7 +7,7 @@ import { dequantizeInt8, quantizeInt8 } from "../../src/compress/int8.js";
 import { linearWeights } from "../../src/compress/linear-weights.js";
 import { perplexityOf } from "../../src/eval/perplexity.js";
 import { encodeSafetensors } from "../../src/checkpoint/safetensors.js";
-import { modelWeights } from "../../src/generate/load-model.js";
+import { modelWeights } from "../../src/model-source/load-model.js";
 import { validateModelConfig } from "../../src/model/model-config.js";
 import { corpusRows, trainedTiny } from "./trained-tiny.js";
 

@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { pruneModel } from "../../src/compress/prune-model.js";
 import { prunedCount, wandaPrune } from "../../src/compress/wanda.js";
 import { perplexityOf } from "../../src/eval/perplexity.js";
-import { modelWeights } from "../../src/generate/load-model.js";
+import { modelWeights } from "../../src/model-source/load-model.js";
 import { corpusRows, trainedTiny } from "./trained-tiny.js";
 
 beforeAll(async () => {

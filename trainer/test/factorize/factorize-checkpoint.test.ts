@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { selectBackend } from "../../src/backend/select-backend.js";
 import { CheckpointReader } from "../../src/checkpoint/checkpoint-reader.js";
 import { FileCheckpointStore } from "../../src/checkpoint/checkpoint-store.js";
-import { loadCheckpointModel } from "../../src/distill/checkpoint-model.js";
+import { loadCheckpointModel } from "../../src/model-source/checkpoint-model.js";
 import { factorizeCheckpoint } from "../../src/factorize/factorize-checkpoint.js";
 import { planOfManifest } from "../../src/factorize/factorized-checkpoint.js";
 import { expandFactors } from "../../src/factorize/factorize-weights.js";
@@ -65,9 +65,9 @@ describe("factorizeCheckpoint", () => {
 
     // Read as a model (teacher, gantry-serve), the pairs are multiplied out, and its loss is the reported one.
     const back = await loadCheckpointModel(uri("low"));
-    expect(back.weights.map((w) => w.name)).toEqual(weights.map((w) => w.name));
-    expect(back.weights).toEqual(expandFactors(TINY, loaded?.weights ?? [], r.plan));
-    const backTensors = importParams(TINY, back.weights);
+    expect(back.arrays.map((w) => w.name)).toEqual(weights.map((w) => w.name));
+    expect(back.arrays).toEqual(expandFactors(TINY, loaded?.weights ?? [], r.plan));
+    const backTensors = importParams(TINY, back.arrays);
     const after = await meanCrossEntropy((t) => forward(TINY, structureWeights(TINY, backTensors), t), rows);
     tf.dispose(backTensors);
     expect(after).toBeCloseTo(r.validation?.after ?? NaN, 4);

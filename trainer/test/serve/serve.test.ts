@@ -10,7 +10,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { selectBackend } from "../../src/backend/select-backend.js";
 import { FileCheckpointStore } from "../../src/checkpoint/checkpoint-store.js";
-import { loadCheckpointModel } from "../../src/distill/checkpoint-model.js";
+import { loadCheckpointModel } from "../../src/model-source/checkpoint-model.js";
 import { decodeTokens } from "../../src/generate/decode.js";
 import { sample } from "../../src/generate/sample.js";
 import { structureWeights } from "../../src/model/gpt-weights.js";
@@ -32,7 +32,7 @@ beforeAll(async () => {
   await selectBackend({ order: ["cpu"] });
   await writeModelCheckpoint(new FileCheckpointStore(root), CONFIG, initParams(CONFIG, 5), "bytes");
   const m = await loadCheckpointModel(pathToFileURL(root).href);
-  model = servedModel("tiny", m.config, m.tokenizer, m.weights);
+  model = servedModel("tiny", m.config, m.tokenizer, m.arrays);
   server = createServeServer(model, { now: () => 1700000000 });
   await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

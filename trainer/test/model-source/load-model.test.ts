@@ -4,9 +4,15 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { encodeCompressedModel } from "../../src/compress/compressed-model.js";
 import { decodeSafetensors, encodeSafetensors, toNamedArray } from "../../src/checkpoint/safetensors.js";
-import { loadModel, ModelLoadError } from "../../src/generate/load-model.js";
+import { loadModel, ModelLoadError } from "../../src/model-source/load-model.js";
 import { exportHfGpt2 } from "../../src/interop/hf-gpt2.js";
 import { initParams } from "../../src/model/init-params.js";
+import { stateAt } from "@gantry/dataloader";
+import { FileCheckpointStore } from "../../src/checkpoint/checkpoint-store.js";
+import { CheckpointWriter } from "../../src/checkpoint/checkpoint-writer.js";
+import { cliExit } from "../../src/generate/cli-exit.js";
+import { PeftCheckpointError, peftManifestExtra } from "../../src/peft/peft-manifest.js";
+import { LORA, randomPeft } from "../peft/fixtures.js";
 import { TINY } from "../model/tiny.js";
 
 const dir = await mkdtemp(join(tmpdir(), "gantry-load-"));
@@ -58,6 +64,27 @@ describe("loading a model", () => {
   });
 
   it("says when a checkpoint root holds no checkpoint", async () => {
-    await expect(loadModel(`file://${join(dir, "empty")}`)).rejects.toThrow(/no whole checkpoint here/);
+    await expect(loadModel(`file://${join(dir, "empty")}`)).rejects.toThrow(/no whole checkpoint there/);
+  });
+
+  it("refuses a PEFT checkpoint (adapters only) with the merge command, exit 2, before matching any weight", async () => {
+    const root = join(dir, "lora");
+    const fp = "sha256:feed";
+    await new CheckpointWriter(new FileCheckpointStore(root), { codeVersion: "test" }).save({
+      step: 3,
+      weights: randomPeft(TINY, LORA, 4),
+      optimizer: [],
+      tokensSeen: 0,
+      worldSize: 1,
+      configHash: "x",
+      datasetFingerprint: fp,
+      dataState: stateAt(3, { jobUid: "job", attempt: 0, fingerprint: fp, seed: 1, samplesPerEpoch: 100, globalBatch: 4, worldSize: 1, contextLength: TINY.contextLength, anchor: { step: 0, consumedSamples: 0 } }),
+      extra: { model: JSON.stringify(TINY), tokenizer: "bytes", ...peftManifestExtra({ peft: LORA, base: { uri: "file:///base", format: "gantry", sha256: "0".repeat(64) } }) },
+    });
+    const err = await loadModel(`file://${root}`).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PeftCheckpointError);
+    expect((err as Error).message).toBe(`checkpoint file://${root}/step-00000003: holds lora adapters only, not a whole model; run \`gantry-train merge --checkpoint file://${root}/step-00000003 --out DIR\` for a plain checkpoint`);
+    expect((err as Error).message).not.toMatch(/parameter wte/);
+    expect(cliExit(err).code).toBe(2);
   });
 });
