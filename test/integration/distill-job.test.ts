@@ -2,14 +2,12 @@
 // the local S3, is loaded by the URI in spec.distillation.teacher; a smaller student trains against it, its
 // checkpoints record the distillation, α = 1 is bitwise plain training, and a teacher of another vocabulary is a
 // permanent configuration error (exit 2) that names both sizes.
-import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { EXIT, POD_ENV } from "@gantry/crds";
-import { openStore, prepareDataset, tokenizerFor } from "@gantry/dataloader";
+import { EXIT } from "@gantry/crds";
 import { CheckpointReader } from "../../trainer/src/checkpoint/checkpoint-reader.js";
 import { openCheckpointStore } from "../../trainer/src/checkpoint/checkpoint-store.js";
 import { DISTILLATION_KEY } from "../../trainer/src/distill/distill-setup.js";
@@ -19,9 +17,9 @@ import { runTrainingJob, type RunOutcome } from "../../trainer/src/run/train-job
 import { createTrainerLogger } from "../../trainer/src/runtime/log.js";
 import { fromManifest } from "../../trainer/src/runtime/run-config.js";
 import { StopSignal } from "../../trainer/src/runtime/stop-signal.js";
-import { REPO_ROOT } from "../support/cluster-env.js";
-import { writeCorpus } from "../support/corpus.js";
 import { s3Client } from "../support/services.js";
+import { writeTokenDataset } from "../support/token-dataset.js";
+import { TrainerProcesses, exited } from "../support/trainer-process.js";
 
 const env = inject("cluster");
 const s3 = s3Client(env);
@@ -48,12 +46,7 @@ const student = (name: string, distillation: Record<string, unknown> | undefined
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "gantry-distill-"));
-  const text = join(dir, "text");
-  mkdirSync(text);
-  const files = writeCorpus(text, 60);
-  data = join(dir, "data");
-  mkdirSync(data);
-  await prepareDataset(openStore(pathToFileURL(data).href), { files, format: "text", textField: "text", tokenizer: tokenizerFor("bytes"), shardBytes: 8192 });
+  data = await writeTokenDataset(dir, 60);
   // The teacher: larger than the students, trained by the same trainer, checkpointed to S3.
   const teacher = await run("teacher", {
     model: { preset: "tiny", layers: 2, dModel: 32, heads: 2, contextLength: 16 },
@@ -112,35 +105,11 @@ describe("a distillation job's pod", () => {
     const name = "pod-student";
     const ckpt = `s3://${env.S3_BUCKET}/${prefix}/${name}`;
     const spec = { ...student(name, { teacher: { uri: teacherUri }, alpha: 0.5, temperature: 2 }), checkpointing: { everySteps: 2 } };
-    const proc = spawn(process.execPath, ["--import", "tsx", join(REPO_ROOT, "trainer", "src", "main.ts")], {
-      cwd: REPO_ROOT,
-      stdio: ["ignore", "ignore", "pipe"],
-      env: {
-        PATH: process.env["PATH"],
-        GANTRY_LOG_LEVEL: "warn",
-        GANTRY_TERMINATION_LOG: join(dir, `${name}.termination`),
-        [POD_ENV.jobName]: name,
-        [POD_ENV.jobNamespace]: "test",
-        [POD_ENV.jobUid]: `${name}-${Date.now()}`,
-        [POD_ENV.attempt]: "0",
-        [POD_ENV.worldSize]: "1",
-        [POD_ENV.rankBase]: "0",
-        [POD_ENV.podIp]: "127.0.0.1",
-        [POD_ENV.masterPort]: "0",
-        [POD_ENV.checkpointUri]: ckpt,
-        [POD_ENV.redisUrl]: env.REDIS_URL,
-        [POD_ENV.s3Endpoint]: env.S3_ENDPOINT,
-        [POD_ENV.s3Region]: env.S3_REGION,
-        [POD_ENV.s3AccessKeyId]: env.S3_ACCESS_KEY,
-        [POD_ENV.s3SecretAccessKey]: env.S3_SECRET_KEY,
-        [POD_ENV.spec]: JSON.stringify(spec),
-      },
-    });
-    let stderr = "";
-    proc.stderr?.on("data", (c: Buffer) => (stderr += c.toString()));
-    const code = await new Promise<number | null>((done) => proc.once("exit", done));
-    const termination = join(dir, `${name}.termination`);
-    expect(code, `${stderr}\n${existsSync(termination) ? readFileSync(termination, "utf8") : ""}`).toBe(EXIT.success);
+    const trainers = new TrainerProcesses(env, dir);
+    const pod = { ...trainers.run(name, 1, spec), ckpt };
+    const [r] = await Promise.all(trainers.start(pod, 0, { s3: true }).map(exited));
+    const termination = trainers.terminationLog(pod, 0, 0);
+    expect(r?.code, `${r?.output}\n${existsSync(termination) ? readFileSync(termination, "utf8") : ""}`).toBe(EXIT.success);
     const saved = await new CheckpointReader(openCheckpointStore(ckpt, s3)).latest();
     expect(saved?.step).toBe(4);
     expect(JSON.parse(String(saved?.manifest.extra?.[DISTILLATION_KEY])).teacher.uri).toBe(teacherUri);
