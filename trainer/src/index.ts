@@ -49,7 +49,6 @@ export { encodeCompressedModel, decodeCompressedModel, isCompressedModel, Compre
 export { perplexityOf, type PerplexityResult, type PerplexityOptions } from "./eval/perplexity.js";
 export { readEvalRows, type EvalRowsOptions } from "./eval/eval-rows.js";
 export { loadModel, modelWeights, ModelLoadError, type LoadedModel, type ModelSourceKind } from "./model-source/load-model.js";
-export { importHfGpt2, hfGpt2ModelConfig, HfImportError } from "./interop/hf-gpt2.js";
 // Memory: ZeRO sharding and recomputation (issue #8).
 export { flatLayout, shardRanges, segmentsIn, STAT_SLOTS, type FlatLayout, type FlatTensor, type ShardSegment } from "./zero/shard-layout.js";
 export { zeroMemory, ownedParams, type MemoryBytes, type ZeroStage } from "./zero/memory-accounting.js";

@@ -4,8 +4,8 @@
 import type { JobSpec } from "@gantry/crds";
 import { openCheckpointStore, type CheckpointS3Client } from "../checkpoint/checkpoint-store.js";
 import { decodeSafetensors, toNamedArray } from "../checkpoint/safetensors.js";
-import { validateModelConfig, type ModelConfig } from "../model/model-config.js";
-import { hfGpt2ToGantry } from "../run/pretrained.js";
+import { HfConfigError, HfImportError, hfGpt2ModelConfigFromJson, importHfGpt2 } from "../interop/hf-gpt2.js";
+import type { ModelConfig } from "../model/model-config.js";
 import { ConfigError } from "../runtime/run-config.js";
 import { loadCheckpointModel } from "../model-source/checkpoint-model.js";
 import { teacherFromArrays, type Teacher } from "./teacher.js";
@@ -23,28 +23,14 @@ export class TeacherLoadError extends ConfigError {
   }
 }
 
-/** A Hugging Face GPT-2 config.json as a Gantry model shape (GELU, learned positions, tied embeddings). */
+/** A Hugging Face GPT-2 config.json as the teacher's model shape (interop/hf-gpt2.ts), errors naming the teacher. */
 export function configFromHfGpt2(json: unknown, uri: string): ModelConfig {
-  const c = json as Record<string, unknown>;
-  const int = (...keys: string[]): number => {
-    for (const k of keys) if (typeof c[k] === "number" && Number.isInteger(c[k])) return c[k];
-    throw new TeacherLoadError(uri, `config.json has no integer ${keys.join(" or ")}`);
-  };
-  const dModel = int("n_embd", "hidden_size");
-  const heads = int("n_head", "num_attention_heads");
-  return validateModelConfig({
-    vocabSize: int("vocab_size"),
-    contextLength: int("n_positions", "n_ctx"),
-    layers: int("n_layer", "num_hidden_layers"),
-    dModel,
-    heads,
-    kvHeads: heads,
-    hidden: typeof c["n_inner"] === "number" ? c["n_inner"] : 4 * dModel,
-    activation: "gelu",
-    dropout: 0,
-    positionalEncoding: "learned",
-    tieEmbeddings: true,
-  });
+  try {
+    return hfGpt2ModelConfigFromJson(json);
+  } catch (err) {
+    if (err instanceof HfConfigError) throw new TeacherLoadError(uri, err.message);
+    throw err;
+  }
 }
 
 async function loadHfTeacher(ref: TeacherRef, s3: CheckpointS3Client | undefined): Promise<Teacher> {
@@ -61,7 +47,13 @@ async function loadHfTeacher(ref: TeacherRef, s3: CheckpointS3Client | undefined
     throw new TeacherLoadError(ref.uri, `config.json is not JSON: ${(err as Error).message}`);
   }
   const config = configFromHfGpt2(json, ref.uri);
-  const weights = hfGpt2ToGantry(decodeSafetensors(modelBytes, ref.uri).tensors.map(toNamedArray), config, ref.uri);
+  let weights;
+  try {
+    weights = importHfGpt2(decodeSafetensors(modelBytes, ref.uri).tensors.map(toNamedArray), { config });
+  } catch (err) {
+    if (err instanceof HfImportError) throw new TeacherLoadError(ref.uri, err.message);
+    throw err;
+  }
   // GPT-2's tokenizer; a Hugging Face GPT-2 vocabulary is r50k (gantry's "gpt2").
   return teacherFromArrays(config, weights, "gpt2");
 }

@@ -1,12 +1,13 @@
 // The Hugging Face GPT-2 (GPT2LMHeadModel) mapping, both ways. Export: model.safetensors + config.json, for the
 // architectures GPT-2 can express. GPT-2's Conv1D stores weights as [in, out], the same x·W layout as Gantry, so no
 // tensor is transposed; the only reshaping is q, k and v concatenated on the output axis into c_attn. Import (at the
-// end): c_attn split back into q, k, v. The table is in trainer/README.md.
+// end): c_attn split back into q, k, v, optionally fitted to a model (the wpe table cut to its context). The table is in trainer/README.md.
 import type { CheckpointStore } from "../checkpoint/checkpoint-store.js";
 import type { ModelShape } from "@gantry/crds";
 import { elementCount, type NamedArray } from "../checkpoint/named-array.js";
 import { encodeSafetensors } from "../checkpoint/safetensors.js";
-import type { ModelConfig } from "../model/model-config.js";
+import { validateModelConfig, type ModelConfig } from "../model/model-config.js";
+import { paramLayout } from "../model/param-layout.js";
 
 /** The model fields the export depends on (crds' ModelShape plus the architecture switches of the spec). */
 export interface GptArchitecture extends ModelShape {
@@ -162,15 +163,24 @@ export async function writeHfGpt2(store: CheckpointStore, weights: readonly Name
 }
 
 // Import: GPT-2 model.safetensors into Gantry's names. Names may carry the "transformer." prefix or not; the
-// attention-mask buffers and the tied lm_head are skipped.
+// attention-mask buffers and the tied lm_head are skipped. Given the model to fill, the import also checks that every
+// parameter is there, cuts the position table to the model's context (GPT-2 has 1024) and returns layout order.
 
 export class HfImportError extends Error {
   constructor(
     readonly tensor: string,
     readonly reason: string,
   ) {
-    super(`Hugging Face GPT-2 tensor ${tensor}: ${reason}`);
+    super(`Hugging Face GPT-2 tensor ${tensor} ${reason}`);
     this.name = "HfImportError";
+  }
+}
+
+/** A GPT-2 config.json lacks a field the model shape needs. */
+export class HfConfigError extends Error {
+  constructor(readonly reason: string) {
+    super(`config.json ${reason}`);
+    this.name = "HfConfigError";
   }
 }
 
@@ -184,10 +194,34 @@ export function hfGpt2ModelConfig(arrays: readonly NamedArray[], heads: number):
   const get = (n: string) => arrays.find((a) => a.name.replace(/^transformer\./, "") === n);
   const wte = get("wte.weight");
   const wpe = get("wpe.weight");
-  if (wte === undefined || wpe === undefined) throw new HfImportError(wte === undefined ? "wte.weight" : "wpe.weight", "missing");
+  if (wte === undefined || wpe === undefined) throw new HfImportError(wte === undefined ? "wte.weight" : "wpe.weight", "is missing");
   const [vocabSize, dModel] = wte.shape as [number, number];
   const layers = new Set(arrays.map((a) => /h\.(\d+)\./.exec(a.name)?.[1]).filter((x) => x !== undefined)).size;
   return { vocabSize, contextLength: wpe.shape[0] as number, layers, dModel, heads, kvHeads: heads, hidden: 4 * dModel, activation: "gelu", dropout: 0, positionalEncoding: "learned", tieEmbeddings: true };
+}
+
+/** A Hugging Face GPT-2 config.json as a Gantry model shape (GELU, learned positions, tied embeddings). */
+export function hfGpt2ModelConfigFromJson(json: unknown): ModelConfig {
+  const c = (typeof json === "object" && json !== null ? json : {}) as Record<string, unknown>;
+  const int = (...keys: string[]): number => {
+    for (const k of keys) if (typeof c[k] === "number" && Number.isInteger(c[k])) return c[k];
+    throw new HfConfigError(`has no integer ${keys.join(" or ")}`);
+  };
+  const dModel = int("n_embd", "hidden_size");
+  const heads = int("n_head", "num_attention_heads");
+  return validateModelConfig({
+    vocabSize: int("vocab_size"),
+    contextLength: int("n_positions", "n_ctx"),
+    layers: int("n_layer", "num_hidden_layers"),
+    dModel,
+    heads,
+    kvHeads: heads,
+    hidden: typeof c["n_inner"] === "number" ? c["n_inner"] : 4 * dModel,
+    activation: "gelu",
+    dropout: 0,
+    positionalEncoding: "learned",
+    tieEmbeddings: true,
+  });
 }
 
 /** Columns [from, from + width) of a row-major [rows, cols] matrix. */
@@ -197,7 +231,40 @@ function columns(data: Float32Array, rows: number, cols: number, from: number, w
   return out;
 }
 
-export function importHfGpt2(arrays: readonly NamedArray[]): NamedArray[] {
+const TOP_LEVEL: Record<string, string> = { "wte.weight": "wte", "wpe.weight": "wpe", "ln_f.weight": "ln_f.g", "ln_f.bias": "ln_f.b" };
+const PER_LAYER: Record<string, string> = {
+  "ln_1.weight": "ln_1.g",
+  "ln_1.bias": "ln_1.b",
+  "attn.c_proj.weight": "attn.o",
+  "attn.c_proj.bias": "attn.o_b",
+  "ln_2.weight": "ln_2.g",
+  "ln_2.bias": "ln_2.b",
+  "mlp.c_fc.weight": "mlp.fc",
+  "mlp.c_fc.bias": "mlp.fc_b",
+  "mlp.c_proj.weight": "mlp.proj",
+  "mlp.c_proj.bias": "mlp.proj_b",
+};
+
+/** The GPT-2 tensor a Gantry parameter comes from (q, k and v from c_attn), for messages. */
+function hfNameOf(param: string): string {
+  const top = Object.entries(TOP_LEVEL).find(([, g]) => g === param);
+  if (top !== undefined) return top[0];
+  const m = /^h\.(\d+)\.(.+)$/.exec(param);
+  const rest = m?.[2] ?? param;
+  const fused = /^attn\.[qkv](_b)?$/.exec(rest);
+  const hf = fused !== null ? `attn.c_attn.${fused[1] === undefined ? "weight" : "bias"}` : Object.entries(PER_LAYER).find(([, g]) => g === rest)?.[0];
+  return m === null || hf === undefined ? param : `h.${m[1]}.${hf}`;
+}
+
+export interface HfImportOptions {
+  /**
+   * The model the weights must fill: every parameter must be present (none extra), the position table is cut to its
+   * first contextLength rows, and the result comes in paramLayout order. Without it, the tensors alone decide.
+   */
+  config?: ModelConfig;
+}
+
+export function importHfGpt2(arrays: readonly NamedArray[], options: HfImportOptions = {}): NamedArray[] {
   const out: NamedArray[] = [];
   const f32 = (a: NamedArray): Float32Array => {
     if (!(a.data instanceof Float32Array)) throw new HfImportError(a.name, "is not floating point");
@@ -207,9 +274,8 @@ export function importHfGpt2(arrays: readonly NamedArray[]): NamedArray[] {
     const name = a.name.replace(/^transformer\./, "");
     if (SKIPPED.test(name)) continue;
     const m = /^h\.(\d+)\.(.+)$/.exec(name);
-    const simple: Record<string, string> = { "wte.weight": "wte", "wpe.weight": "wpe", "ln_f.weight": "ln_f.g", "ln_f.bias": "ln_f.b" };
     if (m === null) {
-      const to = simple[name];
+      const to = TOP_LEVEL[name];
       if (to === undefined) throw new HfImportError(a.name, "has no Gantry counterpart");
       out.push({ name: to, shape: a.shape, data: f32(a) });
       continue;
@@ -224,22 +290,27 @@ export function importHfGpt2(arrays: readonly NamedArray[]): NamedArray[] {
       const n = (a.shape[0] as number) / 3;
       (["q_b", "k_b", "v_b"] as const).forEach((x, i) => out.push({ name: `${p}attn.${x}`, shape: [n], data: f32(a).slice(i * n, (i + 1) * n) }));
     } else {
-      const map: Record<string, string> = {
-        "ln_1.weight": "ln_1.g",
-        "ln_1.bias": "ln_1.b",
-        "attn.c_proj.weight": "attn.o",
-        "attn.c_proj.bias": "attn.o_b",
-        "ln_2.weight": "ln_2.g",
-        "ln_2.bias": "ln_2.b",
-        "mlp.c_fc.weight": "mlp.fc",
-        "mlp.c_fc.bias": "mlp.fc_b",
-        "mlp.c_proj.weight": "mlp.proj",
-        "mlp.c_proj.bias": "mlp.proj_b",
-      };
-      const to = map[rest];
+      const to = PER_LAYER[rest];
       if (to === undefined) throw new HfImportError(a.name, "has no Gantry counterpart");
       out.push({ name: `${p}${to}`, shape: a.shape, data: f32(a) });
     }
   }
-  return out;
+  return options.config === undefined ? out : fitTo(options.config, out);
+}
+
+/** The imported parameters checked against `config`, wpe cut to its context, in layout order. */
+function fitTo(config: ModelConfig, imported: readonly NamedArray[]): NamedArray[] {
+  const byName = new Map(imported.map((a) => [a.name, a]));
+  const layout = paramLayout(config);
+  const expected = new Set(layout.map((p) => p.name));
+  const extra = imported.filter((a) => !expected.has(a.name));
+  if (extra[0] !== undefined) throw new HfImportError(hfNameOf(extra[0].name), `has no Gantry counterpart in a ${config.layers}-layer model (${extra.length} such): does model.layers match?`);
+  return layout.map((p) => {
+    const a = byName.get(p.name);
+    if (a === undefined) throw new HfImportError(hfNameOf(p.name), "is missing");
+    if (p.name !== "wpe") return a;
+    const [positions = 0, width = 0] = a.shape;
+    if (positions < config.contextLength) throw new HfImportError("wpe.weight", `has ${positions} positions, the model needs contextLength ${config.contextLength}`);
+    return { name: "wpe", shape: [config.contextLength, width], data: a.data.slice(0, config.contextLength * width) };
+  });
 }

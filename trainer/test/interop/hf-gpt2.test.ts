@@ -146,4 +146,19 @@ describe("Hugging Face GPT-2 import", () => {
     expect(importHfGpt2([...hf, buffer]).map((a) => a.name)).not.toContain("h.0.attn.bias");
     expect(() => importHfGpt2([...hf, { name: "transformer.h.0.attn.rotary", shape: [1], data: new Float32Array(1) }])).toThrow(HfImportError);
   });
+
+  it("fitted to a model: layout order, wpe cut to its context, a missing or extra tensor named in GPT-2's terms", () => {
+    const state = gantryState(arch);
+    const hf = mapToHfGpt2(state, arch).reverse();
+    const model = { vocabSize: 7, contextLength: 3, layers: 2, dModel: 4, heads: 2, kvHeads: 2, hidden: 16, activation: "gelu" as const, dropout: 0, positionalEncoding: "learned" as const, tieEmbeddings: true };
+    const fitted = importHfGpt2(hf, { config: model });
+    expect(fitted.map((a) => a.name)).toEqual(state.map((a) => a.name));
+    const wpe = fitted.find((a) => a.name === "wpe");
+    expect(wpe?.shape).toEqual([3, 4]);
+    expect(Array.from(wpe?.data ?? [])).toEqual(Array.from(state[1]?.data ?? []).slice(0, 12));
+    expect(() => importHfGpt2(hf, { config: { ...model, contextLength: 6 } })).toThrow("Hugging Face GPT-2 tensor wpe.weight has 5 positions, the model needs contextLength 6");
+    expect(() => importHfGpt2(hf.filter((a) => a.name !== "transformer.h.1.attn.c_attn.bias"), { config: model })).toThrow("Hugging Face GPT-2 tensor h.1.attn.c_attn.bias is missing");
+    expect(() => importHfGpt2(hf, { config: { ...model, layers: 1 } })).toThrow(/tensor h\.1\.\S+ has no Gantry counterpart in a 1-layer model \(16 such\)/);
+  });
 });
+
