@@ -1,8 +1,9 @@
 // gantry-factorize's work: the newest checkpoint under a URI, its chosen matrices replaced by rank-r factors, written
 // as a new checkpoint, with the parameter reduction and (given held-out rows) the validation-loss change.
 import * as tf from "@tensorflow/tfjs-core";
-import { openCheckpointStore, type CheckpointS3Client } from "../checkpoint/checkpoint-store.js";
-import { CheckpointWriter, type CommittedCheckpoint } from "../checkpoint/checkpoint-writer.js";
+import type { CheckpointS3Client } from "../checkpoint/checkpoint-store.js";
+import type { CommittedCheckpoint } from "../checkpoint/checkpoint-writer.js";
+import { writeDerivedCheckpoint } from "../checkpoint/derived-checkpoint.js";
 import { loadCheckpointModel } from "../model-source/checkpoint-model.js";
 import { forward } from "../model/gpt.js";
 import { structureWeights } from "../model/gpt-weights.js";
@@ -67,18 +68,14 @@ export async function factorizeCheckpoint(opts: FactorizeOptions): Promise<Facto
   const m = model.manifest;
   // The source's shape and tokenizer carry over; its own factorization record (if it was factorized) does not.
   const inherited = Object.fromEntries(Object.entries(m.extra ?? {}).filter(([k]) => k !== FACTORIZED_KEY));
-  const writer = new CheckpointWriter(openCheckpointStore(opts.output, opts.s3), { codeVersion: opts.codeVersion ?? "gantry-factorize/0.1.0", keep: 1 });
-  const checkpoint = await writer.save({
-    step: model.step,
+  const checkpoint = await writeDerivedCheckpoint({
+    uri: opts.output,
+    ...(opts.s3 === undefined ? {} : { s3: opts.s3 }),
+    source: m,
     weights: opts.dense === true ? expandFactors(config, weights, plan) : weights,
-    // The moments belonged to the dense parameters; a fine-tune of the result starts its optimizer afresh.
-    optimizer: [],
-    tokensSeen: m.tokensSeen,
-    worldSize: m.worldSize,
-    configHash: m.configHash,
-    datasetFingerprint: m.datasetFingerprint,
-    dataState: m.dataState,
     extra: { ...inherited, ...(opts.dense === true ? { [FACTORIZED_FROM_KEY]: `${opts.source} (dense, rank ${opts.request.rank})` } : factorizedExtra(plan, opts.source)) },
+    codeVersion: opts.codeVersion ?? "gantry-factorize/0.1.0",
+    keep: 1,
   });
   return { config, plan, reduction, reports, ...(validation === undefined ? {} : { validation }), checkpoint };
 }

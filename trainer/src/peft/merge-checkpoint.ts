@@ -3,7 +3,8 @@
 // mergePeft: read, verify the base against the recorded hash, fold, write.
 import { CheckpointReader, type LoadedCheckpoint } from "../checkpoint/checkpoint-reader.js";
 import { openCheckpointStore, type CheckpointS3Client } from "../checkpoint/checkpoint-store.js";
-import { CheckpointWriter, type CommittedCheckpoint } from "../checkpoint/checkpoint-writer.js";
+import type { CommittedCheckpoint } from "../checkpoint/checkpoint-writer.js";
+import { writeDerivedCheckpoint } from "../checkpoint/derived-checkpoint.js";
 import { parseStepDirName } from "../checkpoint/layout.js";
 import { writeHfGpt2 } from "../interop/hf-gpt2.js";
 import { validateModelConfig, type ModelConfig } from "../model/model-config.js";
@@ -54,20 +55,16 @@ export async function mergeCheckpoint(opts: MergeOptions): Promise<MergeResult> 
   const base = await loadPretrained({ uri: info.base.uri, format: info.base.format }, config, opts.s3);
   verifyBase(info, base.sha256, location);
   const merged = mergePeft(config, info.peft, base.weights, loaded.weights);
-  const m = loaded.manifest;
-  const writer = new CheckpointWriter(openCheckpointStore(opts.out, opts.s3), { keep: 1000, codeVersion: opts.codeVersion });
-  const tokenizer = m.extra?.["tokenizer"];
-  const written = await writer.save({
-    step: m.step,
+  const tokenizer = loaded.manifest.extra?.["tokenizer"];
+  // A merged model is an export, not a training state.
+  const written = await writeDerivedCheckpoint({
+    uri: opts.out,
+    ...(opts.s3 === undefined ? {} : { s3: opts.s3 }),
+    source: loaded.manifest,
     weights: merged,
-    // A merged model is an export, not a training state: no optimizer moments.
-    optimizer: [],
-    tokensSeen: m.tokensSeen,
-    worldSize: m.worldSize,
-    configHash: m.configHash,
-    datasetFingerprint: m.datasetFingerprint,
-    dataState: m.dataState,
     extra: { model, ...(tokenizer === undefined ? {} : { tokenizer }), "merged.from": location, "merged.base.sha256": info.base.sha256 },
+    codeVersion: opts.codeVersion,
+    keep: 1000,
   });
   if (opts.hfOut !== undefined) await writeHfGpt2(openCheckpointStore(opts.hfOut, opts.s3), merged, { ...config, mlpRatio: config.hidden / config.dModel });
   const count = (xs: readonly { data: { length: number } }[]) => xs.reduce((n, x) => n + x.data.length, 0);
