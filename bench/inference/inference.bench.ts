@@ -29,6 +29,7 @@ import { speculativeGenerate } from "../../trainer/src/inference/speculative.js"
 import { validateModelConfig, type ModelConfig } from "../../trainer/src/model/model-config.js";
 import { parameterCount } from "../../trainer/src/model/param-layout.js";
 import { Trainer } from "../../trainer/src/train/trainer.js";
+import { BENCH_ADAMW, benchModel } from "../trainer-setup.js";
 
 const STEPS = Number(process.env["BENCH_INFERENCE_STEPS"] ?? 80);
 const TARGET_STEPS = Number(process.env["BENCH_INFERENCE_TARGET_STEPS"] ?? 60);
@@ -38,7 +39,7 @@ const BACKEND = (process.env["BENCH_INFERENCE_BACKEND"] ?? "wasm") as BackendNam
 const CTX = 64;
 const BATCH = 8;
 // Sized so the whole benchmark stays within ~5 minutes on 2 busy cores.
-const base: ModelConfig = { vocabSize: 256, contextLength: CTX, layers: 2, dModel: 64, heads: 8, kvHeads: 8, hidden: 256, activation: "gelu", dropout: 0, positionalEncoding: "learned", tieEmbeddings: true };
+const base: ModelConfig = benchModel({ vocabSize: 256, contextLength: CTX, layers: 2, dModel: 64, heads: 8, hidden: 256 });
 // Speculative decoding and early exit: a short context keeps the big target's training affordable. Untied heads give
 // both models a direct bigram path, which they learn in few steps.
 const SPEC_CTX = 32;
@@ -67,7 +68,7 @@ const specValRows = specRowsFrom(5, 8);
 
 async function train(model: ModelConfig, steps = STEPS, rows = trainRows, batch = BATCH): Promise<{ arrays: NamedArray[]; seconds: number }> {
   const t = new Trainer(
-    { model, optimizer: { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 }, schedule: { type: "cosine", peakLr: 3e-3, warmupSteps: Math.min(10, Math.ceil(steps / 10)), minLrRatio: 0.1, totalSteps: steps }, globalBatchSize: batch, microBatchSize: batch, gradClipNorm: 1, seed: 7 },
+    { model, optimizer: BENCH_ADAMW, schedule: { type: "cosine", peakLr: 3e-3, warmupSteps: Math.min(10, Math.ceil(steps / 10)), minLrRatio: 0.1, totalSteps: steps }, globalBatchSize: batch, microBatchSize: batch, gradClipNorm: 1, seed: 7 },
     new SoloCollective(),
   );
   const t0 = performance.now();

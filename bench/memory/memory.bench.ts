@@ -26,6 +26,7 @@ import {
   type ZeroStage,
 } from "@gantry/trainer";
 import { printResult, printTable, type Row } from "../table.js";
+import { benchModel, benchTrainConfig, constantLr } from "../trainer-setup.js";
 
 const LAYERS = Number(process.env["MEMORY_BENCH_LAYERS"] ?? 12);
 const D = Number(process.env["MEMORY_BENCH_D"] ?? 256);
@@ -34,30 +35,11 @@ const WORLDS = (process.env["MEMORY_BENCH_WORLDS"] ?? "2,4").split(",").map(Numb
 const BUDGET = 1024 ** 3;
 const MiB = 1024 * 1024;
 
-const model = (d: number, layers: number): ModelConfig => ({
-  vocabSize: 512,
-  contextLength: SEQ,
-  layers,
-  dModel: d,
-  heads: d / 32,
-  kvHeads: d / 32,
-  hidden: 4 * d,
-  activation: "gelu",
-  dropout: 0,
-  positionalEncoding: "learned",
-  tieEmbeddings: true,
-});
+const model = (d: number, layers: number): ModelConfig => benchModel({ vocabSize: 512, contextLength: SEQ, layers, dModel: d, heads: d / 32, hidden: 4 * d });
 
-const trainConfig = (world: number, zeroStage: ZeroStage, gradientCheckpointing: GradientCheckpointing): TrainConfig => ({
-  model: model(D, LAYERS),
-  optimizer: { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 },
-  schedule: { type: "constant", peakLr: 1e-3, warmupSteps: 1, minLrRatio: 1, totalSteps: 100 },
-  globalBatchSize: world,
-  microBatchSize: 1,
-  gradClipNorm: 1,
-  seed: 1,
-  memory: { zeroStage, gradientCheckpointing },
-});
+/** One micro-batch of one row per rank. */
+const trainConfig = (world: number, zeroStage: ZeroStage, gradientCheckpointing: GradientCheckpointing): TrainConfig =>
+  benchTrainConfig(model(D, LAYERS), world, { microBatchSize: 1, schedule: constantLr(100, 1), memory: { zeroStage, gradientCheckpointing } });
 
 function rows(n: number, seed: number): Int32Array[] {
   let x = seed >>> 0;

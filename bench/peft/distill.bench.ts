@@ -13,35 +13,22 @@ import type { ModelConfig } from "../../trainer/src/model/model-config.js";
 import { parameterCount } from "../../trainer/src/model/param-layout.js";
 import type { Objective } from "../../trainer/src/train/objective.js";
 import { Trainer } from "../../trainer/src/train/trainer.js";
+import { benchModel, benchTrainConfig, syntheticRows } from "../trainer-setup.js";
 
 const BACKEND = (process.env["BENCH_DISTILL_BACKEND"] ?? "wasm") as BackendName;
 const STEPS = Number(process.env["BENCH_DISTILL_STEPS"] ?? 12);
 const BATCH = 8;
-const base = { vocabSize: 512, contextLength: 64, kvHeads: 4, activation: "gelu", dropout: 0, positionalEncoding: "learned", tieEmbeddings: true } as const;
-const STUDENT: ModelConfig = { ...base, layers: 2, dModel: 64, heads: 4, hidden: 256 };
+const base = { vocabSize: 512, contextLength: 64, kvHeads: 4 } as const;
+const STUDENT: ModelConfig = benchModel({ ...base, layers: 2, dModel: 64, heads: 4, hidden: 256 });
 const TEACHERS: { name: string; model: ModelConfig }[] = [
   { name: "same size", model: STUDENT },
-  { name: "larger", model: { ...base, layers: 4, dModel: 128, heads: 4, hidden: 512 } },
+  { name: "larger", model: benchModel({ ...base, layers: 4, dModel: 128, heads: 4, hidden: 512 }) },
 ];
 
-function rows(n: number, seqLen: number, vocab: number, seed: number): Int32Array[] {
-  return Array.from({ length: n }, (_, r) => Int32Array.from({ length: seqLen + 1 }, (_, j) => (r * 7919 + j * 104729 + seed * 31) % vocab));
-}
+const rows = (n: number, seqLen: number, vocab: number, seed: number): Int32Array[] => syntheticRows(n, seqLen, vocab, seed * 31);
 
 function trainer(objective?: Objective): Trainer {
-  return new Trainer(
-    {
-      model: STUDENT,
-      optimizer: { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 },
-      schedule: { type: "constant", peakLr: 1e-3, warmupSteps: 0, minLrRatio: 1, totalSteps: 1000 },
-      globalBatchSize: BATCH,
-      microBatchSize: BATCH,
-      gradClipNorm: 1,
-      seed: 1,
-    },
-    new SoloCollective(),
-    objective === undefined ? {} : { objective },
-  );
+  return new Trainer(benchTrainConfig(STUDENT, BATCH), new SoloCollective(), objective === undefined ? {} : { objective });
 }
 
 async function teacherForwardSeconds(teacher: Teacher, data: Int32Array[]): Promise<number> {

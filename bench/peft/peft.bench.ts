@@ -16,7 +16,8 @@ import type { PeftConfig } from "../../trainer/src/peft/peft-config.js";
 import { peftParameterCount } from "../../trainer/src/peft/peft-layout.js";
 import { peftObjective, type PeftObjective } from "../../trainer/src/peft/peft-objective.js";
 import { Trainer } from "../../trainer/src/train/trainer.js";
-import type { TrainConfig } from "../../trainer/src/train/train-config.js";
+import { median } from "../stats.js";
+import { benchModel, benchTrainConfig, syntheticRows } from "../trainer-setup.js";
 
 const BACKEND = (process.env["BENCH_PEFT_BACKEND"] ?? "wasm") as BackendName;
 const ROUNDS = Number(process.env["BENCH_PEFT_ROUNDS"] ?? 5);
@@ -24,7 +25,7 @@ const LAYERS = Number(process.env["BENCH_PEFT_LAYERS"] ?? 6);
 const D = Number(process.env["BENCH_PEFT_DMODEL"] ?? 192);
 const BATCH = 4;
 
-const MODEL: ModelConfig = { vocabSize: 4096, contextLength: 64, layers: LAYERS, dModel: D, heads: 6, kvHeads: 6, hidden: 4 * D, activation: "gelu", dropout: 0, positionalEncoding: "learned", tieEmbeddings: true };
+const MODEL: ModelConfig = benchModel({ vocabSize: 4096, contextLength: 64, layers: LAYERS, dModel: D, heads: 6, hidden: 4 * D });
 
 const lora = (rank: number, targets: ("q" | "k" | "v" | "o" | "up" | "down")[] = ["q", "v"]): PeftConfig => ({ method: "lora", rank, alpha: 2 * rank, dropout: 0, targets });
 const VARIANTS: { name: string; peft?: PeftConfig }[] = [
@@ -54,23 +55,9 @@ function countingCollective(): Collective & { floats: number[] } {
   };
 }
 
-const trainConfig = (model: ModelConfig): TrainConfig => ({
-  model,
-  optimizer: { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 },
-  schedule: { type: "constant", peakLr: 1e-3, warmupSteps: 0, minLrRatio: 1, totalSteps: 1000 },
-  globalBatchSize: BATCH,
-  microBatchSize: BATCH,
-  gradClipNorm: 1,
-  seed: 1,
-});
+const TRAIN = benchTrainConfig(MODEL, BATCH, { optimizer: { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 } });
 
-const batch = (step: number): Int32Array[] =>
-  Array.from({ length: BATCH }, (_, r) => Int32Array.from({ length: MODEL.contextLength + 1 }, (_, j) => (step * 131 + r * 7919 + j * 104729) % MODEL.vocabSize));
-
-const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? NaN;
-};
+const batch = (step: number): Int32Array[] => syntheticRows(BATCH, MODEL.contextLength, MODEL.vocabSize, step * 131);
 
 interface Measured {
   name: string;
@@ -88,7 +75,7 @@ async function main(): Promise<void> {
   const runs = VARIANTS.map((v) => {
     const collective = countingCollective();
     const objective: PeftObjective | undefined = v.peft === undefined ? undefined : peftObjective(MODEL, v.peft, base);
-    const trainer = new Trainer(trainConfig(MODEL), collective, objective === undefined ? { params: base } : { objective });
+    const trainer = new Trainer(TRAIN, collective, objective === undefined ? { params: base } : { objective });
     return { v, collective, objective, trainer, seconds: [] as number[] };
   });
   // Warm-up (kernel set-up, first allocations), then interleaved timed rounds.
@@ -130,7 +117,7 @@ async function main(): Promise<void> {
 
   // The same counts for gpt2-small (124M), from the layouts alone.
   const shape = resolveModelShape({ preset: "gpt2-small" } as Parameters<typeof resolveModelShape>[0], "gpt2");
-  const gpt2: ModelConfig = { ...shape, hidden: 4 * shape.dModel, activation: "gelu", dropout: 0, positionalEncoding: "learned", tieEmbeddings: true };
+  const gpt2: ModelConfig = benchModel({ ...shape, hidden: 4 * shape.dModel });
   const gpt2Full = parameterCount(gpt2);
   const counted = VARIANTS.map((v) => {
     const n = v.peft === undefined ? gpt2Full : peftParameterCount(gpt2, v.peft);

@@ -7,6 +7,7 @@ import { createServer, connect, type AddressInfo } from "node:net";
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { DEFAULT_BUCKET_BYTES, connectCollective, type AddressBook } from "@gantry/trainer";
+import { median } from "../stats.js";
 import { printResult, printTable } from "../table.js";
 
 // All-reduce bus bandwidth at least 70% of raw loopback TCP carrying the same traffic: N processes in a ring, each
@@ -18,7 +19,6 @@ const BUCKETS = (process.env["ALLREDUCE_BUCKETS_MB"] ?? "4,16,64").split(",").ma
 const PIECE_BYTES = Number(process.env["ALLREDUCE_PIECE_KB"] ?? 1024) * 1024;
 const REPEATS = Number(process.env["ALLREDUCE_REPEATS"] ?? 3);
 const SELF = fileURLToPath(import.meta.url);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
 
 type ToParent = { kind: "register"; rank: number; address: string } | { kind: "result"; rank: number; seconds: number; check: number } | { kind: "raw"; seconds: number; bytes: number } | { kind: "port"; port: number };
 type ToChild = { kind: "book"; entries: Record<string, string> } | { kind: "port"; port: number };

@@ -10,6 +10,7 @@ import { stateAt } from "@gantry/dataloader";
 import { CheckpointReader, CheckpointWriter, FileCheckpointStore, S3CheckpointStore, encodeSafetensors, type CheckpointStore, type NamedArray, type SaveInput } from "@gantry/trainer";
 import { readClusterEnv } from "../../test/support/cluster-env.js";
 import { s3Client } from "../../test/support/services.js";
+import { median } from "../stats.js";
 import { printResult, printTable } from "../table.js";
 
 const TARGET_BLOCKING_MS = 200; // save() returns within 200 ms: the training step only waits for the copy
@@ -18,7 +19,6 @@ const TARGET_RATIO = 0.5; // a save commits at no less than half the throughput 
 const PARAMS = 10_000_000;
 const REPEATS = Number(process.env["CHECKPOINT_REPEATS"] ?? 3);
 const ms = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e6;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
 
 /** A GPT-like set of tensors adding up to PARAMS parameters. */
 function weights(): NamedArray[] {

@@ -8,40 +8,26 @@ import { SoloCollective } from "../../trainer/src/collective/collective.js";
 import type { ModelConfig } from "../../trainer/src/model/model-config.js";
 import { flopsPerToken, parameterCount } from "../../trainer/src/model/param-layout.js";
 import { Trainer } from "../../trainer/src/train/trainer.js";
+import { benchModel, benchTrainConfig, constantLr, syntheticRows } from "../trainer-setup.js";
 
 const BACKENDS = (process.env["BENCH_TRAINER_BACKENDS"] ?? "wasm,cpu").split(",") as BackendName[];
 const CONFIGS: { name: string; model: ModelConfig; batch: number }[] = [
   {
     name: "tiny",
-    model: { vocabSize: 256, contextLength: 128, layers: 2, dModel: 128, heads: 4, kvHeads: 4, hidden: 512, activation: "gelu", dropout: 0, positionalEncoding: "learned", tieEmbeddings: true },
+    model: benchModel({ vocabSize: 256, contextLength: 128, layers: 2, dModel: 128, heads: 4, hidden: 512 }),
     batch: 8,
   },
   {
     name: "small",
-    model: { vocabSize: 16384, contextLength: 128, layers: 8, dModel: 256, heads: 8, kvHeads: 8, hidden: 1024, activation: "gelu", dropout: 0, positionalEncoding: "learned", tieEmbeddings: true },
+    model: benchModel({ vocabSize: 16384, contextLength: 128, layers: 8, dModel: 256, heads: 8, hidden: 1024 }),
     batch: 4,
   },
 ];
 const STEPS = Number(process.env["BENCH_TRAINER_STEPS"] ?? 3);
 
-function rows(n: number, seqLen: number, vocab: number): Int32Array[] {
-  return Array.from({ length: n }, (_, r) => Int32Array.from({ length: seqLen + 1 }, (_, j) => (r * 7919 + j * 104729) % vocab));
-}
-
 async function stepSeconds(model: ModelConfig, batch: number): Promise<number> {
-  const trainer = new Trainer(
-    {
-      model,
-      optimizer: { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 },
-      schedule: { type: "constant", peakLr: 1e-3, warmupSteps: 0, minLrRatio: 1, totalSteps: 100 },
-      globalBatchSize: batch,
-      microBatchSize: batch,
-      gradClipNorm: 1,
-      seed: 1,
-    },
-    new SoloCollective(),
-  );
-  const data = rows(batch, model.contextLength, model.vocabSize);
+  const trainer = new Trainer(benchTrainConfig(model, batch, { schedule: constantLr(100) }), new SoloCollective());
+  const data = syntheticRows(batch, model.contextLength, model.vocabSize);
   await trainer.step(0, data); // warm-up: kernel set-up, first allocations
   const t0 = performance.now();
   for (let s = 1; s <= STEPS; s++) await trainer.step(s, data);
