@@ -4,18 +4,16 @@
 import { writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
-import { EXIT } from "@gantry/crds";
-import { selectBackend, type BackendName } from "../backend/select-backend.js";
 import { encodeSafetensors } from "../checkpoint/safetensors.js";
 import { encodeCompressedModel, type CompressedModelInfo } from "../compress/compressed-model.js";
 import { pruneModel } from "../compress/prune-model.js";
 import type { SparsityPattern } from "../compress/wanda.js";
 import { perplexityOf } from "../eval/perplexity.js";
 import { readEvalRows } from "../eval/eval-rows.js";
-import { cliExit, s3ClientFromEnv } from "../generate/cli-exit.js";
 import { loadModel, modelWeights, type LoadedModel } from "../model-source/load-model.js";
 import { DecodingOptionError } from "../inference/errors.js";
 import type { NamedArray } from "../checkpoint/named-array.js";
+import { runCommand, s3ClientFromEnv, selectBackendFlag, usageExit } from "./command-shell.js";
 
 const USAGE = `usage: gantry-compress quantize --checkpoint URI --out FILE [--eval-data URI] [--samples N]
        gantry-compress prune    --checkpoint URI --calibration URI --sparsity S | --pattern 2:4 --out FILE
@@ -51,15 +49,13 @@ async function main(): Promise<number> {
   });
   const command = positionals[0];
   const source = values.checkpoint ?? values.model;
-  if (values.help || source === undefined || values.out === undefined || (command !== "quantize" && command !== "prune")) {
-    console.error(USAGE);
-    return values.help ? 0 : EXIT.badConfig;
-  }
-  try {
-    if (!values.out.endsWith(".safetensors")) throw new DecodingOptionError("--out", values.out, "a path ending in .safetensors");
+  if (values.help || source === undefined || values.out === undefined || (command !== "quantize" && command !== "prune")) return usageExit(USAGE, values.help);
+  const out = values.out;
+  return runCommand("gantry-compress", async () => {
+    if (!out.endsWith(".safetensors")) throw new DecodingOptionError("--out", out, "a path ending in .safetensors");
     const s3 = s3ClientFromEnv([source, values.calibration ?? "", values["eval-data"] ?? ""], "gantry-compress");
     const s3opt = s3 === undefined ? {} : { s3 };
-    await selectBackend(values.backend ? { order: [values.backend as BackendName] } : {});
+    await selectBackendFlag(values.backend);
     const loaded = await loadModel(source, s3opt);
     let arrays: NamedArray[] = loaded.arrays;
     const info: CompressedModelInfo = { quantization: command === "quantize" || values.quantize ? "int8-per-channel" : "none" };
@@ -81,21 +77,17 @@ async function main(): Promise<number> {
       console.error(`# pruned ${pruned.report.length} matrices with ${calib.length} calibration sequences: mean sparsity ${(100 * zeros).toFixed(2)}%`);
     }
     const bytes = encodeCompressedModel(loaded.config, loaded.tokenizer, arrays, info);
-    await writeFile(values.out, bytes);
+    await writeFile(out, bytes);
     const fp32 = encodeSafetensors(loaded.arrays).length;
-    console.log(`${values.out}: ${bytes.length} bytes, fp32 ${fp32} bytes (${((100 * bytes.length) / fp32).toFixed(1)}%)${info.pruning === undefined ? "" : `, ${info.pruning}`}, ${info.quantization}`);
+    console.log(`${out}: ${bytes.length} bytes, fp32 ${fp32} bytes (${((100 * bytes.length) / fp32).toFixed(1)}%)${info.pruning === undefined ? "" : `, ${info.pruning}`}, ${info.quantization}`);
     if (values["eval-data"] !== undefined) {
       const rows = await readEvalRows(values["eval-data"], { tokenizer: loaded.tokenizer, contextLength: loaded.config.contextLength, maxRows: Number(values.samples), ...s3opt });
       const before = await perplexity(loaded, rows);
-      const after = await perplexity({ config: loaded.config, arrays: (await loadModel(values.out)).arrays }, rows);
+      const after = await perplexity({ config: loaded.config, arrays: (await loadModel(out)).arrays }, rows);
       console.log(`perplexity on ${rows.length} sequences: fp32 ${before.toFixed(3)}, compressed ${after.toFixed(3)} (${after >= before ? "+" : ""}${((100 * (after - before)) / before).toFixed(2)}%)`);
     }
     return 0;
-  } catch (err) {
-    const { code, message } = cliExit(err);
-    console.error(`gantry-compress: ${message}`);
-    return code;
-  }
+  });
 }
 
 process.exitCode = await main();

@@ -4,13 +4,11 @@
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
 import cliProgress from "cli-progress";
-import { EXIT } from "@gantry/crds";
-import { selectBackend, type BackendName } from "../backend/select-backend.js";
 import { perplexityOf } from "../eval/perplexity.js";
 import { readEvalRows } from "../eval/eval-rows.js";
-import { cliExit, s3ClientFromEnv } from "../generate/cli-exit.js";
 import { loadModel, modelWeights } from "../model-source/load-model.js";
 import { DecodingOptionError } from "../inference/errors.js";
+import { runCommand, s3ClientFromEnv, selectBackendFlag, usageExit } from "./command-shell.js";
 
 const USAGE = `usage: gantry-eval --checkpoint URI --data URI [--samples N] [--batch B] [--format tokens|text|jsonl] [--tokenizer NAME] [--backend B] [--json]
   Perplexity (exp of the mean next-token cross-entropy) over the first N sequences (default 256) of contextLength + 1
@@ -32,36 +30,30 @@ async function main(): Promise<number> {
     },
   });
   const source = values.checkpoint ?? values.model;
-  if (values.help || source === undefined || values.data === undefined) {
-    console.error(USAGE);
-    return values.help ? 0 : EXIT.badConfig;
-  }
-  try {
+  if (values.help || source === undefined || values.data === undefined) return usageExit(USAGE, values.help);
+  const data = values.data;
+  return runCommand("gantry-eval", async () => {
     const samples = Number(values.samples);
     const batch = Number(values.batch);
     if (!Number.isInteger(samples) || samples < 1) throw new DecodingOptionError("--samples", values.samples, "an integer ≥ 1");
     if (!Number.isInteger(batch) || batch < 1) throw new DecodingOptionError("--batch", values.batch, "an integer ≥ 1");
     const format = values.format;
     if (format !== undefined && format !== "tokens" && format !== "text" && format !== "jsonl") throw new DecodingOptionError("--format", format, "tokens, text or jsonl");
-    const s3 = s3ClientFromEnv([source, values.data], "gantry-eval");
-    await selectBackend(values.backend ? { order: [values.backend as BackendName] } : {});
+    const s3 = s3ClientFromEnv([source, data], "gantry-eval");
+    await selectBackendFlag(values.backend);
     const loaded = await loadModel(source, { ...(s3 === undefined ? {} : { s3 }), ...(values.tokenizer === undefined ? {} : { tokenizer: values.tokenizer }) });
-    const rows = await readEvalRows(values.data, { tokenizer: loaded.tokenizer, contextLength: loaded.config.contextLength, maxRows: samples, batchRows: batch, ...(format === undefined ? {} : { format }), ...(s3 === undefined ? {} : { s3 }) });
+    const rows = await readEvalRows(data, { tokenizer: loaded.tokenizer, contextLength: loaded.config.contextLength, maxRows: samples, batchRows: batch, ...(format === undefined ? {} : { format }), ...(s3 === undefined ? {} : { s3 }) });
     const { weights, flat } = modelWeights(loaded);
     const bar = new cliProgress.SingleBar({ format: "eval [{bar}] {value}/{total} sequences | {eta}s left", stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
     bar.start(rows.length, 0);
     const r = await perplexityOf(loaded.config, weights, rows, { batchSize: batch, onProgress: (done) => bar.update(done) });
     bar.stop();
     tf.dispose(flat);
-    const out = { model: loaded.description, data: values.data, sequences: rows.length, tokens: r.tokens, loss: r.loss, perplexity: r.perplexity };
+    const out = { model: loaded.description, data, sequences: rows.length, tokens: r.tokens, loss: r.loss, perplexity: r.perplexity };
     if (values.json) console.log(JSON.stringify(out));
-    else console.log(`${loaded.description}\n  ${values.data}: ${rows.length} sequences, ${r.tokens} tokens\n  loss ${r.loss.toFixed(4)}  perplexity ${r.perplexity.toFixed(3)}`);
+    else console.log(`${loaded.description}\n  ${data}: ${rows.length} sequences, ${r.tokens} tokens\n  loss ${r.loss.toFixed(4)}  perplexity ${r.perplexity.toFixed(3)}`);
     return 0;
-  } catch (err) {
-    const { code, message } = cliExit(err);
-    console.error(`gantry-eval: ${message}`);
-    return code;
-  }
+  });
 }
 
 process.exitCode = await main();

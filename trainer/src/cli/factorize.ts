@@ -3,19 +3,15 @@
 // writes the result as a new checkpoint, and reports the parameter reduction and, given held-out text, the
 // validation-loss change.
 import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
-import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { EXIT, type TokenizerName } from "@gantry/crds";
 import { encodeText } from "@gantry/dataloader";
-import { selectBackend, type BackendName } from "../backend/select-backend.js";
 import { FACTOR_TARGETS, FactorPlanError, type FactorTarget } from "../factorize/factorize-plan.js";
 import { factorizeCheckpoint, type FactorizeResult } from "../factorize/factorize-checkpoint.js";
 import { rowsFromTokens } from "../factorize/validation-loss.js";
 import { exitFor } from "../run/exit-code.js";
-import { needsS3, s3ClientFor } from "../run/storage.js";
 import { CODE_VERSION } from "../run/train-job.js";
-import { fromManifest } from "../runtime/run-config.js";
+import { asUri, runCommand, s3ClientFromEnv, selectBackendFlag, usageExit } from "./command-shell.js";
 
 const USAGE = `usage: gantry-factorize --checkpoint URI --out URI --rank R [--targets q,k,v,o,up,down] [--layers 0,1,...]
                         [--eval-text FILE] [--eval-rows N] [--dense] [--backend B] [--json]
@@ -23,8 +19,6 @@ const USAGE = `usage: gantry-factorize --checkpoint URI --out URI --rank R [--ta
   writes a new checkpoint under --out and reports the parameter reduction and the error of each matrix. --eval-text
   (plain text, or .jsonl with a "text" field) gives held-out text for the validation-loss change. --dense writes
   U·V multiplied out under the original names, for tools that read dense checkpoints only. Default targets: all.`;
-
-const asUri = (p: string): string => (/^[a-z][a-z0-9+.-]*:\/\//i.test(p) ? p : pathToFileURL(resolve(p)).href);
 
 /** Held-out text from a .txt or .jsonl file ({"text": ...} per line). */
 function readEvalText(path: string): string {
@@ -66,24 +60,20 @@ async function main(): Promise<number> {
       help: { type: "boolean", short: "h" },
     },
   });
-  if (values.help || values.checkpoint === undefined || values.out === undefined || values.rank === undefined) {
-    console.error(USAGE);
-    return values.help ? 0 : EXIT.badConfig;
-  }
-  try {
+  if (values.help || values.checkpoint === undefined || values.out === undefined || values.rank === undefined) return usageExit(USAGE, values.help);
+  const [source, output, rank] = [asUri(values.checkpoint), asUri(values.out), values.rank];
+  return runCommand("gantry-factorize", async () => {
     const targets = list(values.targets) ?? [];
     for (const t of targets) if (!(FACTOR_TARGETS as readonly string[]).includes(t)) throw new FactorPlanError(`unknown target ${t}; use ${FACTOR_TARGETS.join(", ")}`);
     const layers = list(values.layers)?.map(Number);
-    const [source, output] = [asUri(values.checkpoint), asUri(values.out)];
-    const cfg = fromManifest(`spec: {data: {source: "file:///unused"}, training: {steps: 1}}`, "gantry-factorize", { env: process.env });
-    const s3 = needsS3(source, output) ? s3ClientFor(cfg.s3, [source, output].filter((u) => u.startsWith("s3://"))) : undefined;
-    await selectBackend(values.backend ? { order: [values.backend as BackendName] } : {});
+    const s3 = s3ClientFromEnv([source, output], "gantry-factorize");
+    await selectBackendFlag(values.backend);
     const evalText = values["eval-text"] === undefined ? undefined : readEvalText(values["eval-text"]);
     const maxRows = Number(values["eval-rows"]);
     const r = await factorizeCheckpoint({
       source,
       output,
-      request: { targets: targets as FactorTarget[], rank: Number(values.rank), ...(layers === undefined ? {} : { layers }) },
+      request: { targets: targets as FactorTarget[], rank: Number(rank), ...(layers === undefined ? {} : { layers }) },
       dense: values.dense,
       ...(evalText === undefined ? {} : { rowsFor: (config, tokenizer) => rowsFromTokens(encodeText(tokenizer as TokenizerName, evalText), config.contextLength, maxRows) }),
       ...(s3 === undefined ? {} : { s3 }),
@@ -92,11 +82,7 @@ async function main(): Promise<number> {
     if (values.json) console.log(JSON.stringify({ reduction: r.reduction, reports: r.reports, kept: r.plan.kept, validation: r.validation ?? null, checkpoint: r.checkpoint.uri }));
     else print(r);
     return EXIT.success;
-  } catch (err) {
-    const { code, message } = exitFor(err);
-    console.error(`gantry-factorize: ${message}`);
-    return code;
-  }
+  }, exitFor);
 }
 
 process.exitCode = await main();

@@ -5,10 +5,8 @@
 // Statistics (cache size, tokens/s, acceptance rate, layers used) go to stderr.
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
-import { EXIT } from "@gantry/crds";
 import { encodeText, tokenizerFor } from "@gantry/dataloader";
-import { selectBackend, type BackendName } from "../backend/select-backend.js";
-import { cliExit, s3ClientFromEnv } from "../generate/cli-exit.js";
+import { runCommand, s3ClientFromEnv, selectBackendFlag, usageExit } from "./command-shell.js";
 import { decodeTokens } from "../generate/decode.js";
 import { loadModel, modelWeights } from "../model-source/load-model.js";
 import { TextStreamer } from "../generate/stream-text.js";
@@ -65,11 +63,8 @@ async function main(): Promise<number> {
     },
   });
   const source = values.checkpoint ?? values.model;
-  if (values.help || source === undefined) {
-    console.error(USAGE);
-    return values.help ? 0 : EXIT.badConfig;
-  }
-  try {
+  if (values.help || source === undefined) return usageExit(USAGE, values.help);
+  return runCommand("gantry-generate", async () => {
     const strategy = values.strategy as Strategy;
     if (!STRATEGIES.includes(strategy)) throw new DecodingOptionError("--strategy", values.strategy, STRATEGIES.join(", "));
     if (strategy === "speculative" && values.draft === undefined) throw new DecodingOptionError("--draft", undefined, "a draft model for --strategy speculative");
@@ -77,7 +72,7 @@ async function main(): Promise<number> {
     if (earlyExit !== undefined && (strategy === "beam" || strategy === "speculative")) throw new DecodingOptionError("--early-exit", values["early-exit"], "--strategy greedy or sample");
     if (earlyExit !== undefined && values["no-cache"]) throw new DecodingOptionError("--early-exit", values["early-exit"], "the KV cache (drop --no-cache)");
     const s3 = s3ClientFromEnv([source, values.draft ?? ""], "gantry-generate");
-    await selectBackend(values.backend ? { order: [values.backend as BackendName] } : {});
+    await selectBackendFlag(values.backend);
     const loaded = await loadModel(source, { ...(s3 === undefined ? {} : { s3 }), ...(values.tokenizer === undefined ? {} : { tokenizer: values.tokenizer }) });
     const { weights, flat } = modelWeights(loaded);
     const model: DecodingModel = { config: loaded.config, weights };
@@ -129,11 +124,7 @@ async function main(): Promise<number> {
     console.error(`# ${strategy}: ${produced} tokens in ${seconds.toFixed(2)} s (${(produced / seconds).toFixed(1)} tokens/s)${extra}`);
     tf.dispose(flat);
     return 0;
-  } catch (err) {
-    const { code, message } = cliExit(err);
-    console.error(`gantry-generate: ${message}`);
-    return code;
-  }
+  });
 }
 
 process.exitCode = await main();

@@ -3,19 +3,18 @@
 // the loss history and its plot go to a local folder; rerunning the same command resumes from the newest checkpoint.
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { resolve } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import cliProgress from "cli-progress";
 import { EXIT } from "@gantry/crds";
 import type { BackendName } from "../backend/select-backend.js";
 import { mergeCheckpoint } from "../peft/merge-checkpoint.js";
 import { exitFor } from "../run/exit-code.js";
 import { openClients } from "../run/clients.js";
-import { needsS3, s3ClientFor } from "../run/storage.js";
 import { CODE_VERSION, LOSS_PLOT, runTrainingJob } from "../run/train-job.js";
 import { createTrainerLogger } from "../runtime/log.js";
 import { fromManifest } from "../runtime/run-config.js";
 import { StopSignal } from "../runtime/stop-signal.js";
+import { asUri, runCommand, s3ClientFromEnv, usageExit } from "./command-shell.js";
 
 const USAGE = `usage: gantry-train --config job.yaml [--out DIR] [--steps N] [--backend wasm|cpu|tfjs-node|tfjs-node-gpu] [--quiet]
   Trains the job on this machine. Checkpoints go to spec.checkpointing.uri, else DIR/checkpoints
@@ -24,40 +23,24 @@ const USAGE = `usage: gantry-train --config job.yaml [--out DIR] [--steps N] [--
   Folds a LoRA checkpoint's adapters into its base model (spec.model.pretrained, verified by hash) and writes a plain
   checkpoint that gantry-generate reads; --hf-out also writes a Hugging Face GPT-2 model.safetensors + config.json.`;
 
-/** A folder path or a URI, as a URI. */
-const asUri = (p: string): string => (/^[a-z][a-z0-9+.-]*:\/\//i.test(p) ? p : pathToFileURL(resolve(p)).href);
-
 async function merge(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { checkpoint: { type: "string" }, out: { type: "string" }, "hf-out": { type: "string" }, help: { type: "boolean", short: "h" } } });
-  if (values.help || values.checkpoint === undefined || values.out === undefined) {
-    console.error(USAGE);
-    return values.help ? 0 : EXIT.badConfig;
-  }
-  try {
-    const [checkpoint, out] = [asUri(values.checkpoint), asUri(values.out)];
-    const hfOut = values["hf-out"] === undefined ? undefined : asUri(values["hf-out"]);
-    const uris = [checkpoint, out, ...(hfOut === undefined ? [] : [hfOut])];
-    // The settings of a minimal local run: S3 endpoint and keys from the environment, when some URI is on S3.
-    const cfg = fromManifest(`spec: {data: {source: "file:///unused"}, training: {steps: 1}}`, "gantry-train merge", { env: process.env });
-    const s3 = needsS3(...uris) ? s3ClientFor(cfg.s3, uris.filter((u) => u.startsWith("s3://"))) : undefined;
+  if (values.help || values.checkpoint === undefined || values.out === undefined) return usageExit(USAGE, values.help);
+  const [checkpoint, out] = [asUri(values.checkpoint), asUri(values.out)];
+  const hfOut = values["hf-out"] === undefined ? undefined : asUri(values["hf-out"]);
+  return runCommand("gantry-train merge", async () => {
+    const s3 = s3ClientFromEnv([checkpoint, out, ...(hfOut === undefined ? [] : [hfOut])], "gantry-train merge");
     const r = await mergeCheckpoint({ checkpoint, out, ...(hfOut === undefined ? {} : { hfOut }), ...(s3 === undefined ? {} : { s3 }), codeVersion: CODE_VERSION });
     console.log(`merged ${r.source} (${r.adapterParameters.toLocaleString("en-US")} adapter parameters) into ${r.parameters.toLocaleString("en-US")} parameters`);
     console.log(`checkpoint: ${r.written.uri}`);
     if (r.hfOut !== undefined) console.log(`hugging face: ${r.hfOut}`);
     return EXIT.success;
-  } catch (err) {
-    const { code, message } = exitFor(err);
-    console.error(`gantry-train merge: ${message}`);
-    return code;
-  }
+  }, exitFor);
 }
 
 async function main(): Promise<number> {
   const { values } = parseArgs({ options: { config: { type: "string", short: "c" }, out: { type: "string" }, steps: { type: "string" }, backend: { type: "string" }, quiet: { type: "boolean" }, help: { type: "boolean", short: "h" } } });
-  if (values.help || values.config === undefined) {
-    console.error(USAGE);
-    return values.help ? 0 : EXIT.badConfig;
-  }
+  if (values.help || values.config === undefined) return usageExit(USAGE, values.help);
   const quiet = values.quiet ?? !process.stderr.isTTY;
   const log = createTrainerLogger({ job: "local", attempt: 0, rank: 0 }, process.env["GANTRY_LOG_LEVEL"] ?? (quiet ? "info" : "warn"));
   const stop = new StopSignal();

@@ -10,7 +10,7 @@ import { initParams } from "../../src/model/init-params.js";
 import { stateAt } from "@gantry/dataloader";
 import { FileCheckpointStore } from "../../src/checkpoint/checkpoint-store.js";
 import { CheckpointWriter } from "../../src/checkpoint/checkpoint-writer.js";
-import { cliExit } from "../../src/generate/cli-exit.js";
+import { cliExit } from "../../src/cli/command-shell.js";
 import { PeftCheckpointError, peftManifestExtra } from "../../src/peft/peft-manifest.js";
 import { LORA, randomPeft } from "../peft/fixtures.js";
 import { TINY } from "../model/tiny.js";

@@ -1,0 +1,39 @@
+import { pathToFileURL } from "node:url";
+import { resolve } from "node:path";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { asUri, cliExit, runCommand, s3ClientFromEnv, usageExit } from "../../src/cli/command-shell.js";
+import { DecodingOptionError } from "../../src/inference/errors.js";
+import { ModelLoadError } from "../../src/model-source/model-checks.js";
+import { exitFor } from "../../src/run/exit-code.js";
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+describe("the shell every gantry-* command shares", () => {
+  it("maps bad model input to exit 2 and leaves the rest to the trainer's map", () => {
+    expect(cliExit(new DecodingOptionError("--tokens", "x", "an integer ≥ 0"))).toEqual({ code: 2, message: new DecodingOptionError("--tokens", "x", "an integer ≥ 0").message });
+    expect(cliExit(new ModelLoadError("file:///m", "no such file"))).toEqual({ code: 2, message: "file:///m: no such file" });
+    const other = new Error("disk on fire");
+    expect(cliExit(other)).toEqual(exitFor(other));
+  });
+
+  it("runs the work: its code when it returns, `<tool>: message` on stderr and the mapped code when it throws", async () => {
+    const printed: string[] = [];
+    vi.spyOn(console, "error").mockImplementation((line: string) => void printed.push(line));
+    expect(await runCommand("gantry-x", () => Promise.resolve(0))).toBe(0);
+    expect(await runCommand("gantry-x", () => Promise.reject(new ModelLoadError("s3://b/m", "no whole checkpoint there")))).toBe(2);
+    expect(await runCommand("gantry-x", () => Promise.reject(new Error("boom")), () => ({ code: 7, message: "mapped" }))).toBe(7);
+    expect(printed).toEqual(["gantry-x: s3://b/m: no whole checkpoint there", "gantry-x: mapped"]);
+    expect(usageExit("usage: gantry-x", true)).toBe(0);
+    expect(usageExit("usage: gantry-x", undefined)).toBe(2);
+    expect(printed.slice(2)).toEqual(["usage: gantry-x", "usage: gantry-x"]);
+  });
+
+  it("turns paths into file URIs, keeps URIs, and opens no S3 client for local URIs", () => {
+    expect(asUri("s3://bucket/prefix")).toBe("s3://bucket/prefix");
+    expect(asUri("file:///tmp/x")).toBe("file:///tmp/x");
+    expect(asUri("runs/a")).toBe(pathToFileURL(resolve("runs/a")).href);
+    expect(s3ClientFromEnv(["file:///tmp/x", ""], "gantry-x")).toBeUndefined();
+  });
+});
