@@ -14,7 +14,7 @@ import { peftParameterCount } from "../../trainer/src/peft/peft-layout.js";
 import { Story } from "../e2e/support/story.js";
 import { ensureCrd, kubeConfig } from "../support/kube.js";
 import { Nodes } from "../support/nodes.js";
-import { startOperator } from "../support/operator.js";
+import { AGENT_NODE_PLAN, startOperator } from "../support/operator.js";
 import { waitFor } from "../support/wait.js";
 
 const env = inject("cluster");
@@ -34,15 +34,20 @@ function loraSpec(pair: string): Record<string, unknown> {
   return { ...s, model: { ...(s["model"] as object), pretrained: { uri: baseUri } }, peft };
 }
 
+/** The LoRA job's spec as the operator reads it (defaults filled in). */
+function parsedLoraSpec() {
+  const parsed = parseJob({ apiVersion: "gantry.dev/v1alpha1", kind: "LLMTrainingJob", metadata: { name: "x", namespace: "x" }, spec: loraSpec("ref") });
+  if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
+  return parsed.job.spec;
+}
+
 beforeAll(async () => {
   await ensureCrd(env);
   story = await Story.open(env, kc, "peft");
   // The pretrained base: a Gantry checkpoint of the job's shape, written to S3 the way a finished job leaves one.
   const prefix = `peft/${story.ns.name}/base/`;
   baseUri = `s3://${env.S3_BUCKET}/${prefix.slice(0, -1)}`;
-  const parsed = parseJob({ apiVersion: "gantry.dev/v1alpha1", kind: "LLMTrainingJob", metadata: { name: "x", namespace: "x" }, spec: loraSpec("ref") });
-  if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
-  const config = modelConfigFromSpec(parsed.job.spec);
+  const config = modelConfigFromSpec(parsedLoraSpec());
   const fp = "sha256:base";
   await new CheckpointWriter(new S3CheckpointStore(story.s3, env.S3_BUCKET, prefix), { codeVersion: "test" }).save({
     step: 100,
@@ -55,7 +60,7 @@ beforeAll(async () => {
     dataState: stateAt(100, { jobUid: "base", attempt: 0, fingerprint: fp, seed: 1, samplesPerEpoch: 1000, globalBatch: 4, worldSize: 1, contextLength: 32, anchor: { step: 0, consumedSamples: 0 } }),
     extra: { model: JSON.stringify(config), tokenizer: "bytes" },
   });
-  operator = await startOperator(kc, env, story.ns.name, { forceDeleteSeconds: 5, nodeLostSeconds: 10, backoff: { failureBaseSeconds: 1, failureMaxSeconds: 2, gangRetrySeconds: 2 } });
+  operator = await startOperator(kc, env, story.ns.name, AGENT_NODE_PLAN);
 }, 300_000);
 
 afterAll(async () => {
@@ -92,9 +97,8 @@ describe("a LoRA job through the operator", () => {
     expect(raw.extra["peft.method"]).toBe("lora");
     expect(raw.extra["peft.base.uri"]).toBe(baseUri);
     expect(raw.extra["peft.base.sha256"]).toMatch(/^[0-9a-f]{64}$/);
-    const parsed = parseJob({ apiVersion: "gantry.dev/v1alpha1", kind: "LLMTrainingJob", metadata: { name: "x", namespace: "x" }, spec: loraSpec("ref") });
-    if (!parsed.ok) throw new Error("spec");
-    const adapters = peftParameterCount(modelConfigFromSpec(parsed.job.spec), peftConfigFromSpec(parsed.job.spec) as NonNullable<ReturnType<typeof peftConfigFromSpec>>);
+    const spec = parsedLoraSpec();
+    const adapters = peftParameterCount(modelConfigFromSpec(spec), peftConfigFromSpec(spec) as NonNullable<ReturnType<typeof peftConfigFromSpec>>);
     // float32 values plus a small JSON header.
     expect(raw.files["model.safetensors"]?.bytes).toBeGreaterThan(4 * adapters);
     expect(raw.files["model.safetensors"]?.bytes).toBeLessThan(4 * adapters + 4096);

@@ -13,6 +13,12 @@ import { ensureCrd, freshNamespace, type TestNamespace } from "./kube.js";
 import { PrivatePool } from "./private-pool.js";
 import { waitFor } from "./wait.js";
 
+/**
+ * The plan for stories on agent-run nodes (real trainer pods), short enough for a test: pods left on a reclaimed node
+ * are force-deleted after 5 s, a silent node is lost after 10 s, and gangs retry within seconds.
+ */
+export const AGENT_NODE_PLAN: Partial<PlanConfig> = { forceDeleteSeconds: 5, nodeLostSeconds: 10, backoff: { failureBaseSeconds: 1, failureMaxSeconds: 2, gangRetrySeconds: 2 } };
+
 export async function startOperator(_kc: KubeConfig, env: ClusterEnv, namespace: string, plan: Partial<PlanConfig> = {}): Promise<Controller> {
   // The operator's own connection pooling, as in production.
   const kc = pooledFromFile(env.KUBECONFIG);
