@@ -20,7 +20,7 @@ import { SoloCollective } from "../../trainer/src/collective/collective.js";
 import { decodeCompressedModel, encodeCompressedModel } from "../../trainer/src/compress/compressed-model.js";
 import { pruneModel } from "../../trainer/src/compress/prune-model.js";
 import { perplexityOf } from "../../trainer/src/eval/perplexity.js";
-import { modelWeights } from "../../trainer/src/generate/load-model.js";
+import { modelWeights } from "../../trainer/src/model-source/load-model.js";
 import { earlyExitGenerate, earlyExitTeacherForced } from "../../trainer/src/inference/early-exit.js";
 import { meanLayers } from "../../trainer/src/inference/early-exit-rule.js";
 import { generate, type DecodingModel } from "../../trainer/src/inference/generate.js";

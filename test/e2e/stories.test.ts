@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { Controller } from "../../operator/src/controller/controller.js";
 import { ensureCrd, kubeConfig } from "../support/kube.js";
 import { Nodes } from "../support/nodes.js";
-import { startOperator } from "../support/operator.js";
+import { AGENT_NODE_PLAN, startOperator } from "../support/operator.js";
 import { waitFor } from "../support/wait.js";
 import { Story } from "./support/story.js";
 
@@ -18,7 +18,7 @@ let operator: Controller;
 beforeAll(async () => {
   await ensureCrd(env);
   story = await Story.open(env, kc, "e2e");
-  operator = await startOperator(kc, env, story.ns.name, { forceDeleteSeconds: 5, nodeLostSeconds: 10, backoff: { failureBaseSeconds: 1, failureMaxSeconds: 2, gangRetrySeconds: 2 } });
+  operator = await startOperator(kc, env, story.ns.name, AGENT_NODE_PLAN);
 });
 
 afterAll(async () => {
