@@ -7,7 +7,7 @@
 import { resolveModelShape } from "@gantry/crds";
 import { printResult, printTable, type Row } from "../table.js";
 import { selectBackend, type BackendName } from "../../trainer/src/backend/select-backend.js";
-import type { Collective } from "../../trainer/src/collective/collective.js";
+import { CountingSoloCollective } from "../../trainer/src/collective/collective.js";
 import { encodeSafetensors } from "../../trainer/src/checkpoint/safetensors.js";
 import { initParams } from "../../trainer/src/model/init-params.js";
 import type { ModelConfig } from "../../trainer/src/model/model-config.js";
@@ -37,23 +37,6 @@ const VARIANTS: { name: string; peft?: PeftConfig }[] = [
   { name: "adapters m=16 (both)", peft: { method: "adapter", bottleneck: 16, placement: "both" } },
 ];
 
-/** A world of one that records the floats each all-reduce carries. */
-function countingCollective(): Collective & { floats: number[] } {
-  const floats: number[] = [];
-  return {
-    rank: 0,
-    worldSize: 1,
-    floats,
-    allReduceSum: (parts) => {
-      floats.push(parts.reduce((n, p) => n + p.length, 0));
-      return Promise.resolve();
-    },
-    allGather: (d) => Promise.resolve([d]),
-    broadcast: () => Promise.resolve(),
-    barrier: () => Promise.resolve(),
-    close: () => Promise.resolve(),
-  };
-}
 
 const TRAIN = benchTrainConfig(MODEL, BATCH, { optimizer: { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 } });
 
@@ -73,7 +56,7 @@ async function main(): Promise<void> {
   const base = initParams(MODEL, 7);
   const full = parameterCount(MODEL);
   const runs = VARIANTS.map((v) => {
-    const collective = countingCollective();
+    const collective = new CountingSoloCollective();
     const objective: PeftObjective | undefined = v.peft === undefined ? undefined : peftObjective(MODEL, v.peft, base);
     const trainer = new Trainer(TRAIN, collective, objective === undefined ? { params: base } : { objective });
     return { v, collective, objective, trainer, seconds: [] as number[] };

@@ -59,3 +59,12 @@ export class SoloCollective implements ShardCollective {
     return Promise.resolve();
   }
 }
+
+/** A world of one that records how many floats each all-reduce carries (what a step would put on the wire). */
+export class CountingSoloCollective extends SoloCollective {
+  readonly floats: number[] = [];
+  override allReduceSum(parts: Float32Array[] = []): Promise<void> {
+    this.floats.push(parts.reduce((n, p) => n + p.length, 0));
+    return super.allReduceSum();
+  }
+}

@@ -3,7 +3,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { selectBackend } from "../../src/backend/select-backend.js";
-import type { Collective } from "../../src/collective/collective.js";
+import { CountingSoloCollective } from "../../src/collective/collective.js";
 import { exportParams } from "../../src/model/param-io.js";
 import type { PeftConfig } from "../../src/peft/peft-config.js";
 import { peftParameterCount } from "../../src/peft/peft-layout.js";
@@ -16,23 +16,6 @@ beforeAll(async () => {
   await selectBackend({ order: ["cpu"] });
 });
 
-/** A world of one that records how many floats each all-reduce carries. */
-function countingCollective(): Collective & { floats: number[] } {
-  const floats: number[] = [];
-  return {
-    rank: 0,
-    worldSize: 1,
-    floats,
-    allReduceSum: (parts) => {
-      floats.push(parts.reduce((n, p) => n + p.length, 0));
-      return Promise.resolve();
-    },
-    allGather: (d) => Promise.resolve([d]),
-    broadcast: () => Promise.resolve(),
-    barrier: () => Promise.resolve(),
-    close: () => Promise.resolve(),
-  };
-}
 
 const batch = (s: number): Int32Array[] => tokenRows(4, 16, 64, 300 + s);
 
@@ -45,7 +28,7 @@ describe.each<[string, PeftConfig]>([
     const base = baseArrays(config.model);
     const before = bytesOf(base);
     const objective = peftObjective(config.model, peft, base);
-    const collective = countingCollective();
+    const collective = new CountingSoloCollective();
     const trainer = new Trainer(config, collective, { objective });
     const start = await trainer.exportParams();
     const losses: number[] = [];
@@ -77,17 +60,17 @@ describe("exact resume of a LoRA run", () => {
       return out;
     };
     const straightObjective = peftObjective(config.model, peft, baseArrays(config.model));
-    const straight = new Trainer(config, countingCollective(), { objective: straightObjective });
+    const straight = new Trainer(config, new CountingSoloCollective(), { objective: straightObjective });
     const straightLosses = await run(straight, 0, 6);
 
     const firstObjective = peftObjective(config.model, peft, baseArrays(config.model));
-    const first = new Trainer(config, countingCollective(), { objective: firstObjective });
+    const first = new Trainer(config, new CountingSoloCollective(), { objective: firstObjective });
     const firstLosses = await run(first, 0, 3);
     const saved = await first.exportState();
     first.dispose();
     firstObjective.dispose();
     const resumedObjective = peftObjective(config.model, peft, baseArrays(config.model));
-    const resumed = new Trainer(config, countingCollective(), { objective: resumedObjective, params: saved.params });
+    const resumed = new Trainer(config, new CountingSoloCollective(), { objective: resumedObjective, params: saved.params });
     resumed.importState(saved);
     const resumedLosses = await run(resumed, 3, 6);
 
@@ -97,7 +80,7 @@ describe("exact resume of a LoRA run", () => {
     expect(bytesOf(b.optimizer).equals(bytesOf(a.optimizer))).toBe(true);
     // LoRA dropout is drawn: the same run without it takes another path.
     const noDropObjective = peftObjective(config.model, { ...peft, dropout: 0 }, baseArrays(config.model));
-    const noDrop = new Trainer(config, countingCollective(), { objective: noDropObjective });
+    const noDrop = new Trainer(config, new CountingSoloCollective(), { objective: noDropObjective });
     expect(await run(noDrop, 0, 2)).not.toEqual(straightLosses.slice(0, 2));
     for (const t of [straight, resumed, noDrop]) t.dispose();
     for (const o of [straightObjective, resumedObjective, noDropObjective]) o.dispose();
