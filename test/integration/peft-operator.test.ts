@@ -1,6 +1,7 @@
 // A LoRA job through the operator like any other job: real trainer pods on agent-run spot nodes, its base a Gantry
 // checkpoint on the real S3 server. Reclaimed mid-training, it succeeds with one preemption and bitwise the adapters
 // (and their optimizer state) of the same LoRA job left alone; its checkpoints hold the adapters and name their base.
+// A distillation job's pods load their teacher (the same checkpoint) from the spec's S3 URI.
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { parseJob } from "@gantry/crds";
 import { stateAt } from "@gantry/dataloader";
@@ -103,4 +104,18 @@ describe("a LoRA job through the operator", () => {
     expect(raw.files["model.safetensors"]?.bytes).toBeGreaterThan(4 * adapters);
     expect(raw.files["model.safetensors"]?.bytes).toBeLessThan(4 * adapters + 4096);
   }, 900_000);
+
+  it("a distillation job's pods load the teacher from the spec's S3 URI, train and record the teacher", async () => {
+    await story.addNode("d", { [PAIR]: "distill" });
+    const s = story.spec({ workers: 1, steps: 8, scheduling: { nodeSelector: { "gantry.dev/test-pool": story.ns.name, [PAIR]: "distill" } } });
+    const distillation = { teacher: { uri: baseUri }, alpha: 0.25, temperature: 2 };
+    await story.jobs.create("student", { ...s, distillation });
+    const done = await story.jobs.waitPhase("student", "Succeeded", undefined, 300_000);
+    expect(done.status?.restarts, JSON.stringify(await story.jobs.events("student"))).toEqual({ preemption: 0, failure: 0 });
+    const raw = JSON.parse((await story.readObject(`${story.checkpointPrefix("student")}step-00000008/manifest.json`))?.toString("utf8") ?? "{}") as { extra: Record<string, string> };
+    expect(JSON.parse(raw.extra["distillation"] ?? "{}")).toEqual({ teacher: { uri: baseUri, format: "gantry" }, alpha: 0.25, temperature: 2 });
+    const losses = (await story.losses("student")).train;
+    expect(losses.map((l) => l.step)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(losses.every((l) => Number.isFinite(l.loss))).toBe(true);
+  }, 600_000);
 });
