@@ -40,8 +40,11 @@ export function s3ClientFromEnv(uris: readonly string[], tool: string): Client |
   const s3Uris = uris.filter((u) => u.startsWith("s3://"));
   if (!needsS3(...s3Uris)) return undefined;
   // A minimal local run config: only its S3 settings are used.
-  const cfg = fromManifest(`spec: {data: {source: "file:///unused"}, training: {steps: 1}}`, tool, { env: process.env });
-  return s3ClientFor(cfg.s3, s3Uris);
+  // gantry-data's names (S3_ACCESS_KEY, S3_SECRET_KEY; what `. .gantry/env` exports) stand in for the AWS ones.
+  const env = process.env;
+  const aliased = { ...env, AWS_ACCESS_KEY_ID: env["AWS_ACCESS_KEY_ID"] ?? env["S3_ACCESS_KEY"], AWS_SECRET_ACCESS_KEY: env["AWS_SECRET_ACCESS_KEY"] ?? env["S3_SECRET_KEY"] };
+  const cfg = fromManifest(`spec: {data: {source: "file:///unused"}, training: {steps: 1}}`, tool, { env: aliased });
+  return s3ClientFor(cfg.s3, s3Uris, "set S3_ENDPOINT and AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or S3_ACCESS_KEY/S3_SECRET_KEY");
 }
 
 /** The --backend flag: that backend only, or the default order. */

@@ -36,4 +36,15 @@ describe("the shell every gantry-* command shares", () => {
     expect(asUri("runs/a")).toBe(pathToFileURL(resolve("runs/a")).href);
     expect(s3ClientFromEnv(["file:///tmp/x", ""], "gantry-x")).toBeUndefined();
   });
+
+  it("opens S3 from the AWS names or gantry-data's S3_ACCESS_KEY/S3_SECRET_KEY, and names both when neither is set", () => {
+    for (const k of ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "S3_ACCESS_KEY", "S3_SECRET_KEY"]) vi.stubEnv(k, undefined);
+    vi.stubEnv("S3_ENDPOINT", "http://127.0.0.1:9");
+    expect(() => s3ClientFromEnv(["s3://b/p"], "gantry-x")).toThrow(/AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY are not set \(set S3_ENDPOINT .* or S3_ACCESS_KEY\/S3_SECRET_KEY\)/);
+    vi.stubEnv("S3_ACCESS_KEY", "k");
+    vi.stubEnv("S3_SECRET_KEY", "s");
+    expect(s3ClientFromEnv(["s3://b/p"], "gantry-x")).toBeDefined();
+    vi.unstubAllEnvs();
+  });
 });
+
