@@ -1,6 +1,6 @@
 // Parses `gantry-data distill` arguments into options; pure, so the command's contract is unit-tested.
 import { parseArgs } from "node:util";
-import { DISTILL_MODES, type DistillMode } from "../distill/distill-modes.js";
+import { DISTILL_MODES, modeStops, type DistillMode } from "../distill/distill-modes.js";
 import type { EndpointApi } from "../distill/openai-endpoint.js";
 import { UsageError } from "./prepare-args.js";
 
@@ -24,7 +24,7 @@ order, ready for \`gantry-data prepare --format jsonl --text-field text\`.
   --max-tokens N      per answer (default: 256)
   --temperature T     (default: 0)
   --seed S            sent as seed + prompt index, so a rerun asks the same (default: 0)
-  --stop S            a stop sequence (repeatable)
+  --stop S            a stop sequence (repeatable: up to 4, 3 with --mode cot or icl)
   --concurrency N     requests in flight (default: 4)
   --retries N         retries of a failed request: connection errors, timeouts, 408, 429, 5xx (default: 4)
   --timeout-ms N      per request (default: 120000)
@@ -55,6 +55,9 @@ export interface DistillArgs {
   timeoutMs: number;
   apiKeyEnv?: string;
 }
+
+/** The most stop sequences an OpenAI-compatible endpoint (OpenAI, gantry-serve) accepts in one request. */
+export const MAX_STOP_SEQUENCES = 4;
 
 function integer(name: string, text: string, min: number, max: number): number {
   const n = Number(text);
@@ -103,6 +106,9 @@ export function parseDistillArgs(argv: readonly string[]): DistillArgs {
   } else if (v.task !== undefined || v["task-file"] !== undefined || v.examples !== undefined || v.shots !== undefined) {
     throw new UsageError(`--task, --task-file, --examples and --shots belong to --mode icl, not ${mode}`);
   }
+  // OpenAI and gantry-serve take at most 4 stop sequences, and cot/icl add their own to the user's.
+  const maxStops = MAX_STOP_SEQUENCES - modeStops(mode).length;
+  if (v.stop.length > maxStops) throw new UsageError(`--stop is given ${v.stop.length} times; --mode ${mode} allows at most ${maxStops} (endpoints take ${MAX_STOP_SEQUENCES} stop sequences, ${modeStops(mode).length} of them the mode's own)`);
   const temperature = Number(v.temperature);
   if (!(temperature >= 0 && temperature <= 2)) throw new UsageError(`--temperature must be a number from 0 to 2, not ${v.temperature}`);
   return {

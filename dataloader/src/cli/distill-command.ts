@@ -41,6 +41,7 @@ export async function runDistill(argv: readonly string[], env: Readonly<Record<s
       teacher,
       params: { maxTokens: args.maxTokens, temperature: args.temperature, seed: args.seed, stop: args.stop },
       concurrency: args.concurrency,
+      output: partial,
       write: async (line) => {
         await file.write(line);
       },

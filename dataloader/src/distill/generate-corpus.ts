@@ -19,6 +19,8 @@ export interface CorpusOptions {
   concurrency?: number;
   /** Receives each JSONL line (with its newline), in prompt order. */
   write: (line: string) => void | Promise<void>;
+  /** Where `write` puts the lines (a path), named in a write failure. */
+  output?: string;
   onRecord?: (done: number, total: number) => void;
 }
 
@@ -32,6 +34,16 @@ export class DistillPromptError extends Error {
   }
 }
 
+export class DistillWriteError extends Error {
+  constructor(
+    readonly output: string,
+    override readonly cause: unknown,
+  ) {
+    super(`writing ${output}: ${cause instanceof Error ? cause.message : String(cause)}`);
+    this.name = "DistillWriteError";
+  }
+}
+
 export async function generateCorpus(opts: CorpusOptions): Promise<{ records: number }> {
   checkModeSettings(opts.settings);
   const total = opts.prompts.length;
@@ -39,7 +51,7 @@ export async function generateCorpus(opts: CorpusOptions): Promise<{ records: nu
   const results: (CorpusRecord | undefined)[] = new Array<CorpusRecord | undefined>(total);
   let next = 0;
   let flushed = 0;
-  let failure: DistillPromptError | undefined;
+  let failure: DistillPromptError | DistillWriteError | undefined;
   let writing: Promise<void> = Promise.resolve();
 
   const flush = () => {
@@ -48,10 +60,16 @@ export async function generateCorpus(opts: CorpusOptions): Promise<{ records: nu
       results[flushed] = undefined;
       flushed++;
       const done = flushed;
-      writing = writing.then(async () => {
-        await opts.write(`${JSON.stringify(record)}\n`);
-        opts.onRecord?.(done, total);
-      });
+      // Handled here, not only at the end: a rejected write would otherwise be unhandled while workers wait on HTTP.
+      writing = writing
+        .then(async () => {
+          if (failure instanceof DistillWriteError) return;
+          await opts.write(`${JSON.stringify(record)}\n`);
+          opts.onRecord?.(done, total);
+        })
+        .catch((err: unknown) => {
+          failure ??= new DistillWriteError(opts.output ?? "the corpus output", err);
+        });
     }
   };
 
