@@ -17,7 +17,8 @@ import { ADAMW_STEP_NAME } from "../optim/adamw.js";
 import { zeroMemory, type MemoryBytes } from "../zero/memory-accounting.js";
 import { reduceStats } from "../zero/step-stats.js";
 import { ShardedOptimizer } from "../zero/shard-optimizer.js";
-import { flatLayout, intersect, rangeLength, shardRanges, shift, type FlatLayout } from "../zero/shard-layout.js";
+import { allocatedBytes } from "../zero/allocated-bytes.js";
+import { flatLayout, intersect, paramsIn, rangeLength, shardRanges, shift, type FlatLayout } from "../zero/shard-layout.js";
 import { addOwned, Zero3Model, type TrafficCounter } from "../zero/zero3-model.js";
 import { withCheckpointing } from "./checkpointed-objective.js";
 import { fullModelObjective, type Objective } from "./objective.js";
@@ -95,8 +96,10 @@ export class Trainer {
   private params: tf.Tensor[];
   private readonly optimizer: AdamW | undefined;
   private readonly zero: ZeroContext | undefined;
-  /** Host bytes of the reduced gradient the last step held (the accounting's live figure). */
+  /** Host bytes of the reduced gradient the last step held, stat slots excluded (the accounting's live figure). */
   private gradBytes = 0;
+  /** Plain DP: bytes tfjs allocated for AdamW's m and v (same shapes after every update). */
+  private optimizerBytes = 0;
 
   constructor(
     readonly config: TrainConfig,
@@ -111,7 +114,9 @@ export class Trainer {
     const stage = this.memory.zeroStage;
     if (stage === 0) {
       this.params = importTensors(this.layout, initial);
-      this.optimizer = new AdamW(this.layout, config.optimizer);
+      const made = allocatedBytes(() => new AdamW(this.layout, config.optimizer));
+      this.optimizer = made.value;
+      this.optimizerBytes = made.bytes;
       this.zero = undefined;
       return;
     }
@@ -220,7 +225,6 @@ export class Trainer {
       await collective.reduceScatterSum(reduced, owned);
       this.traffic.reduced += 4 * (layout.slots - rangeLength(own));
       base = 0;
-      this.gradBytes = 4 * layout.params;
     } else {
       reduced = new Float32Array(rangeLength(own));
       base = own[0];
@@ -228,8 +232,9 @@ export class Trainer {
         if (z.z3 !== undefined) await z.z3.microBatch(mb, this.forwardOptions(step, i), reduced, i === 0);
         else await this.reduceMicroBatch(z, mb, this.forwardOptions(step, i), reduced, i === 0);
       }
-      this.gradBytes = 4 * (Math.min(own[1], layout.params) - Math.min(own[0], layout.params));
     }
+    // The buffer actually held, less the loss/count slots it carries (a buffer sized wrong shows here).
+    this.gradBytes = reduced.byteLength - 4 * (reduced.length - paramsIn(layout, [base, base + reduced.length]));
     const stats = await reduceStats(collective, layout, reduced, base, owned);
     const count = stats.count;
     const loss = stats.lossSum / count;
@@ -443,7 +448,7 @@ export class Trainer {
     const z = this.zero;
     const tensorBytes = (ts: readonly tf.Tensor[]) => ts.reduce((n, t) => n + 4 * t.size, 0);
     const params = z?.z3 !== undefined ? z.z3.bytes : tensorBytes(this.params);
-    const optimizer = z !== undefined ? z.optimizer.bytes : 2 * tensorBytes(this.params);
+    const optimizer = z !== undefined ? z.optimizer.bytes : this.optimizerBytes;
     return { params, grads: this.gradBytes, optimizer, total: params + this.gradBytes + optimizer };
   }
 

@@ -6,6 +6,7 @@ import type { NamedArray } from "../checkpoint/named-array.js";
 import type { Range } from "../collective/collective.js";
 import { ParamImportError } from "../model/param-io.js";
 import { AdamW, ADAMW_STEP_NAME, type AdamWHyper } from "../optim/adamw.js";
+import { allocatedBytes } from "./allocated-bytes.js";
 import { segmentsIn, type FlatLayout, type ShardSegment } from "./shard-layout.js";
 
 export interface MomentShard {
@@ -22,6 +23,7 @@ export class ShardedOptimizer {
   /** Owned parameter elements. */
   readonly length: number;
   private readonly adamw: AdamW;
+  private readonly momentBytes: number;
 
   constructor(
     readonly layout: FlatLayout,
@@ -30,19 +32,19 @@ export class ShardedOptimizer {
   ) {
     this.segments = segmentsIn(layout, own);
     this.length = this.segments.reduce((n, s) => n + s.length, 0);
-    this.adamw = new AdamW(
-      this.segments.map((s) => ({ name: segmentName(s), shape: [s.length], decay: s.tensor.decay })),
-      hyper,
-    );
+    // Measured at allocation: AdamW replaces m and v each update with tensors of the same shapes.
+    const made = allocatedBytes(() => new AdamW(this.segments.map((s) => ({ name: segmentName(s), shape: [s.length], decay: s.tensor.decay })), hyper));
+    this.adamw = made.value;
+    this.momentBytes = made.bytes;
   }
 
   get stepCount(): number {
     return this.adamw.stepCount;
   }
 
-  /** Bytes of m and v held (tfjs tensors). */
+  /** Bytes of m and v held (what tfjs allocated for them). */
   get bytes(): number {
-    return 2 * 4 * this.length;
+    return this.momentBytes;
   }
 
   /**

@@ -1,5 +1,5 @@
-// The trainer's own per-rank accounting of parameter, gradient and optimizer bytes: equal to the formula for its
-// stage, world and rank, to what it really holds (tfjs bytes for tensors), and to the ZeRO table for fp32.
+// The trainer's own per-rank accounting of parameter, gradient and optimizer bytes: what it measures (tfjs bytes
+// allocated for the moments, the reduced buffer it held) equals the formula for its stage, world and rank, and the ZeRO table for fp32.
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { selectBackend } from "../../src/backend/select-backend.js";
