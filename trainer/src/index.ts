@@ -91,3 +91,4 @@ export { blockLinear } from "./model/gpt.js";
 export { earlyExitGenerate, earlyExitTeacherForced, exitStep, type EarlyExitOptions, type EarlyExitResult, type ExitStep, type TeacherForcedExits } from "./inference/early-exit.js";
 export { checkEarlyExit, exitsAt, meanLayers, topProbability, type EarlyExitRule } from "./inference/early-exit-rule.js";
 export { extendKv } from "./inference/cached-forward.js";
+export { distillationLossValue } from "./distill/distill-loss.js";

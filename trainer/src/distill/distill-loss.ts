@@ -47,15 +47,22 @@ export function softTargetKl(teacherLogits: tf.Tensor, studentLogits: tf.Tensor,
 }
 
 /**
- * The combined loss and its two parts. Terms whose weight is 0 are not built, so α = 1 is plain training and α = 0
- * never touches the labels.
+ * The combined loss alone, building only the terms whose weight is not 0: at α = 1 it is the cross-entropy itself
+ * (plain training, so no teacher logits are needed: pass undefined), at α = 0 the labels are never touched.
  */
-export function distillationLoss(studentLogits: tf.Tensor, teacherLogits: tf.Tensor, targets: tf.Tensor, opts: DistillLossOptions): DistillLossParts {
+export function distillationLossValue(studentLogits: tf.Tensor, teacherLogits: tf.Tensor | undefined, targets: tf.Tensor, opts: DistillLossOptions): tf.Scalar {
   const t = opts.temperature;
-  const ce = crossEntropy(studentLogits, targets);
-  const kl = softTargetKl(teacherLogits, studentLogits, t);
-  const hard = opts.alpha === 0 ? undefined : tf.mul(ce, opts.alpha);
-  const soft = opts.alpha === 1 ? undefined : tf.mul(kl, (1 - opts.alpha) * t * t);
-  const loss = (hard === undefined ? soft : soft === undefined ? hard : tf.add(hard, soft)) as tf.Scalar;
-  return { loss, ce, kl };
+  if (opts.alpha === 1) return crossEntropy(studentLogits, targets);
+  if (teacherLogits === undefined) throw new DistillConfigError("alpha", opts.alpha, "the soft term needs the teacher's logits (only alpha = 1 goes without)");
+  const soft = tf.mul(softTargetKl(teacherLogits, studentLogits, t), (1 - opts.alpha) * t * t) as tf.Scalar;
+  return opts.alpha === 0 ? soft : (tf.add(tf.mul(crossEntropy(studentLogits, targets), opts.alpha), soft) as tf.Scalar);
+}
+
+/** The combined loss and both its parts, each built whatever α is (for tests and logs; training uses distillationLossValue). */
+export function distillationLoss(studentLogits: tf.Tensor, teacherLogits: tf.Tensor, targets: tf.Tensor, opts: DistillLossOptions): DistillLossParts {
+  return {
+    loss: distillationLossValue(studentLogits, teacherLogits, targets, opts),
+    ce: crossEntropy(studentLogits, targets),
+    kl: softTargetKl(teacherLogits, studentLogits, opts.temperature),
+  };
 }

@@ -12,7 +12,7 @@ import type { ModelConfig } from "../model/model-config.js";
 import { paramLayout, type ParamSpec } from "../model/param-layout.js";
 import type { MicroBatch } from "../train/micro-batches.js";
 import { batchTensors, tapeGradients, type Objective } from "../train/objective.js";
-import { checkDistillOptions, distillationLoss, type DistillLossOptions, type DistillLossParts } from "./distill-loss.js";
+import { checkDistillOptions, distillationLoss, distillationLossValue, type DistillLossOptions, type DistillLossParts } from "./distill-loss.js";
 import { checkTeacherCompatible, type Teacher } from "./teacher.js";
 
 /** What is distilled into: its trainable tensors and its logits as a function of them. */
@@ -51,17 +51,16 @@ export function distillationObjective(student: StudentModel, teacher: Teacher, o
     { config: student.config, ...(student.tokenizer === undefined ? {} : { tokenizer: student.tokenizer }) },
     { config: teacher.config, ...(teacher.tokenizer === undefined ? {} : { tokenizer: teacher.tokenizer }) },
   );
-  const lossParts = (flat: readonly tf.Tensor[], mb: MicroBatch, teacherLogits: tf.Tensor, inputs: tf.Tensor2D, targets: tf.Tensor2D, opts: ForwardOptions) =>
-    distillationLoss(student.logits(flat, inputs, opts), teacherLogits, targets, options);
   return {
     options,
     trainable: student.trainable,
     init: (seed) => student.init(seed),
     gradients: (trainable, mb, opts) => {
       const { inputs, targets } = batchTensors(mb);
-      // Before the tape starts: no gradient flows into the teacher, and none of its activations are kept.
-      const teacherLogits = teacher.logits(inputs);
-      return tapeGradients((...flat) => lossParts(flat, mb, teacherLogits, inputs, targets, opts).loss, trainable);
+      // Before the tape starts: no gradient flows into the teacher, and none of its activations are kept. At α = 1
+      // the soft term has weight 0, so the teacher does not run at all.
+      const teacherLogits = options.alpha === 1 ? undefined : teacher.logits(inputs);
+      return tapeGradients((...flat) => distillationLossValue(student.logits(flat, inputs, opts), teacherLogits, targets, options), trainable);
     },
     evalLoss: (trainable, mb) => {
       const { inputs, targets } = batchTensors(mb);
@@ -69,7 +68,7 @@ export function distillationObjective(student: StudentModel, teacher: Teacher, o
     },
     parts: (trainable, mb) => {
       const { inputs, targets } = batchTensors(mb);
-      return lossParts(trainable, mb, teacher.logits(inputs), inputs, targets, {});
+      return distillationLoss(student.logits(trainable, inputs, {}), teacher.logits(inputs), targets, options);
     },
   };
 }

@@ -2,7 +2,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { selectBackend } from "../../src/backend/select-backend.js";
-import { DistillConfigError, distillationLoss, softTargetKl } from "../../src/distill/distill-loss.js";
+import { DistillConfigError, distillationLoss, distillationLossValue, softTargetKl } from "../../src/distill/distill-loss.js";
 import { distillationObjective, fullModelStudent } from "../../src/distill/distill-objective.js";
 import { TeacherMismatchError, checkTeacherCompatible, teacherFromArrays } from "../../src/distill/teacher.js";
 import { initParams } from "../../src/model/init-params.js";
@@ -121,6 +121,31 @@ describe("distillationObjective", () => {
     });
     expect(diff.loss).toBe(0);
     expect(diff.grad).toBe(0);
+    tf.dispose(params);
+    teacher.dispose();
+  });
+
+  it("builds only weighted terms: α = 1 never runs the teacher, α = 0 is T²·KL alone; α < 1 needs teacher logits", () => {
+    const teacher = teacherFromArrays(TINY, initParams(TINY, 5));
+    let teacherRuns = 0;
+    const counted = { ...teacher, config: teacher.config, weights: teacher.weights, logits: (x: tf.Tensor2D) => (teacherRuns++, teacher.logits(x)) };
+    const params = importParams(TINY, initParams(TINY, 6));
+    tf.tidy(() => {
+      distillationObjective(fullModelStudent(TINY), counted, { alpha: 1, temperature: 2 }).gradients(params, mb, {});
+      expect(teacherRuns).toBe(0);
+      distillationObjective(fullModelStudent(TINY), counted, { alpha: 0.5, temperature: 2 }).gradients(params, mb, {});
+      expect(teacherRuns).toBe(1);
+    });
+    const s = rand(30, 7);
+    const t = rand(30, 8);
+    const [value, kl] = tf.tidy(() => {
+      const sl = tf.tensor3d(s, [2, 3, 5]);
+      const tl = tf.tensor3d(t, [2, 3, 5]);
+      const v = distillationLossValue(sl, tl, tf.tensor2d([0, 1, 2, 3, 4, 0], [2, 3], "int32"), { alpha: 0, temperature: 3 });
+      return [v.dataSync()[0], tf.mul(softTargetKl(tl, sl, 3), 9).dataSync()[0]] as number[];
+    });
+    expect(value).toBe(kl);
+    expect(() => tf.tidy(() => distillationLossValue(tf.zeros([1, 2, 5]), undefined, tf.zeros([1, 2], "int32"), { alpha: 0.5, temperature: 1 }))).toThrow(DistillConfigError);
     tf.dispose(params);
     teacher.dispose();
   });
