@@ -76,7 +76,7 @@ describe("speculative decoding", () => {
     expect(self.rounds).toBe(3);
   });
 
-  it("samples the target's next-token distribution exactly (chi-square over 700 seeded trials, positions 1 and 2)", async () => {
+  it("samples the target's next-token distribution exactly (chi-square over 700 seeded trials, positions 1 to 3, two-token drafts)", async () => {
     const vocab = 6;
     const t = sharpModel({ vocabSize: vocab, kvHeads: 1 }, 5, 3);
     const d = sharpModel({ vocabSize: vocab, layers: 1, dModel: 16, heads: 2, kvHeads: 2, hidden: 32 }, 6, 3);
@@ -89,6 +89,17 @@ describe("speculative decoding", () => {
     const p1 = tokenDistribution(all[0]?.[prompt.length - 1] as Float32Array, opts);
     const p2 = new Float64Array(vocab);
     all.forEach((r, x1) => tokenDistribution(r[prompt.length] as Float32Array, opts).forEach((v, x2) => ((p2[x2] as number) += (p1[x1] as number) * v)));
+    // p(x3) = Σ_x1,x2 p(x1) p(x2 | x1) p(x3 | x1, x2), from the vocab² continuations.
+    const pairs = Array.from({ length: vocab * vocab }, (_, i) => [...prompt, Math.floor(i / vocab), i % vocab]);
+    const pairLogits = forward(t.config, t.weights, tf.tensor2d(pairs, [vocab * vocab, prompt.length + 2], "int32"));
+    const pairRows = await logitRows(pairLogits);
+    pairLogits.dispose();
+    const p3 = new Float64Array(vocab);
+    pairRows.forEach((r, i) => {
+      const [x1, x2] = [Math.floor(i / vocab), i % vocab];
+      const w = (p1[x1] as number) * (tokenDistribution(all[x1]?.[prompt.length] as Float32Array, opts)[x2] as number);
+      tokenDistribution(r[prompt.length + 1] as Float32Array, opts).forEach((v, x3) => ((p3[x3] as number) += w * v));
+    });
     const dl = forward(d.config, d.weights, tf.tensor2d([prompt], [1, prompt.length], "int32"));
     const q1 = tokenDistribution((await logitRows(dl))[0]?.[prompt.length - 1] as Float32Array, opts);
     dl.dispose();
@@ -98,18 +109,24 @@ describe("speculative decoding", () => {
     const trials = 700;
     const c1 = new Array<number>(vocab).fill(0);
     const c2 = new Array<number>(vocab).fill(0);
+    const c3 = new Array<number>(vocab).fill(0);
     let proposed = 0;
     let accepted = 0;
     for (let seed = 1; seed <= trials; seed++) {
-      const r = await speculativeGenerate(t, d, prompt, { ...opts, maxNewTokens: 2, seed, draftTokens: 2 });
+      // Three new tokens: the first round drafts min(2, 3 − 1) = 2, so x1 and x2 come out of a two-token draft.
+      const r = await speculativeGenerate(t, d, prompt, { ...opts, maxNewTokens: 3, seed, draftTokens: 2 });
+      expect(r.newTokens).toHaveLength(3);
+      expect(r.proposed).toBeGreaterThanOrEqual(2);
       (c1[r.newTokens[0] as number] as number)++;
       (c2[r.newTokens[1] as number] as number)++;
+      (c3[r.newTokens[2] as number] as number)++;
       proposed += r.proposed;
       accepted += r.accepted;
     }
     // Chi-square, 5 degrees of freedom: 20.5 is the 0.1% critical value. The seeds are fixed, so this is one draw.
     expect(chiSquare(c1, p1, trials)).toBeLessThan(20.5);
     expect(chiSquare(c2, p2, trials)).toBeLessThan(20.5);
+    expect(chiSquare(c3, p3, trials)).toBeLessThan(20.5);
     // And the plain draft distribution is far outside that bound.
     expect(chiSquare(c1, q1, trials)).toBeGreaterThan(20.5);
     expect(accepted / proposed).toBeGreaterThan(0);
