@@ -61,6 +61,15 @@ describe("Wanda pruning", () => {
       const pruned = await pruneModel(config, arrays, calib, { kind: "unstructured", sparsity });
       expect(pruned.report).toHaveLength(config.layers * 6);
       for (const r of pruned.report) expect(r.sparsity).toBe(prunedCount(pruned.arrays.find((a) => a.name === r.name)?.shape[0] ?? 0, sparsity) / (pruned.arrays.find((a) => a.name === r.name)?.shape[0] ?? 1));
+      // The pruned arrays themselves, [in, out]: every output column holds exactly floor(s · in) zeros.
+      for (const r of pruned.report) {
+        const a = pruned.arrays.find((x) => x.name === r.name);
+        const [inputs, outputs] = [a?.shape[0] ?? 0, a?.shape[1] ?? 0];
+        expect(inputs * outputs, r.name).toBeGreaterThan(0);
+        const data = a?.data as Float32Array;
+        const zeros = Array.from({ length: outputs }, (_, c) => Array.from({ length: inputs }, (_, i) => data[i * outputs + c]).filter((v) => v === 0).length);
+        expect(zeros, r.name).toEqual(new Array<number>(outputs).fill(Math.floor(sparsity * inputs)));
+      }
       // Embeddings, LayerNorms and biases stay dense.
       expect(pruned.arrays.find((a) => a.name === "wte")?.data).toEqual(arrays.find((a) => a.name === "wte")?.data);
       results.push(await ppl(pruned.arrays));
