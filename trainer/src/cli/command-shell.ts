@@ -4,7 +4,7 @@ import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { EXIT } from "@gantry/crds";
 import type { Client } from "minio";
-import { selectBackend, type BackendName } from "../backend/select-backend.js";
+import { DEFAULT_BACKEND_ORDER, selectBackend, type BackendName } from "../backend/select-backend.js";
 import { SafetensorsFormatError } from "../checkpoint/safetensors.js";
 import { CompressedModelError } from "../compress/compressed-model.js";
 import { ContextOverflowError, DecodingOptionError, DraftMismatchError } from "../inference/errors.js";
@@ -12,7 +12,7 @@ import { HfImportError } from "../interop/hf-gpt2.js";
 import { ModelLoadError } from "../model-source/model-checks.js";
 import { exitFor, type ExitDecision } from "../run/exit-code.js";
 import { needsS3, s3ClientFor } from "../run/storage.js";
-import { fromManifest } from "../runtime/run-config.js";
+import { ConfigError, fromManifest } from "../runtime/run-config.js";
 
 // Bad input to a model tool (model source, tokenizer, prompt, options) is the user's to fix (exit 2).
 const BAD_INPUT = [ModelLoadError, ContextOverflowError, DecodingOptionError, DraftMismatchError, CompressedModelError, HfImportError, SafetensorsFormatError];
@@ -47,8 +47,34 @@ export function s3ClientFromEnv(uris: readonly string[], tool: string): Client |
   return s3ClientFor(cfg.s3, s3Uris, "set S3_ENDPOINT and AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or S3_ACCESS_KEY/S3_SECRET_KEY");
 }
 
+/** A command-line flag with a value it cannot take. A ConfigError, so exit 2 under cliExit and exitFor alike. */
+export class FlagError extends ConfigError {
+  constructor(
+    readonly flag: string,
+    readonly value: string,
+    expected: string,
+  ) {
+    super(`${flag} must be ${expected}, not ${JSON.stringify(value)}`);
+    this.name = "FlagError";
+  }
+}
+
+/** The --backend flag's value, checked against the backend names. */
+export function parseBackendFlag(backend: string): BackendName {
+  const name = DEFAULT_BACKEND_ORDER.find((b) => b === backend);
+  if (name === undefined) throw new FlagError("--backend", backend, `one of ${DEFAULT_BACKEND_ORDER.join(", ")}`);
+  return name;
+}
+
+/** A --port value: an integer from 0 (any free port) to 65535. */
+export function parsePortFlag(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n > 65535) throw new FlagError("--port", text, "an integer from 0 to 65535");
+  return n;
+}
+
 /** The --backend flag: that backend only, or the default order. */
-export const selectBackendFlag = (backend: string | undefined): Promise<BackendName> => selectBackend(backend ? { order: [backend as BackendName] } : {});
+export const selectBackendFlag = (backend: string | undefined): Promise<BackendName> => selectBackend(backend ? { order: [parseBackendFlag(backend)] } : {});
 
 /** Runs a command's work; an error is printed as `<tool>: message` and becomes its exit code (`exit`, default cliExit). */
 export async function runCommand(tool: string, work: () => Promise<number>, exit: (err: unknown) => ExitDecision = cliExit): Promise<number> {

@@ -93,7 +93,7 @@ async function main(): Promise<number> {
     let produced = 0;
     let extra = "";
     if (strategy === "beam") {
-      const r = await beamSearch(model, prompt, { width: num("beam-width", values["beam-width"], (n) => Number.isInteger(n) && n >= 1, "an integer ≥ 1"), maxNewTokens: Math.max(1, maxNewTokens), lengthPenalty: Number(values["length-penalty"]), earlyStopping: values["early-stopping"], stopToken: eos });
+      const r = await beamSearch(model, prompt, { width: num("beam-width", values["beam-width"], (n) => Number.isInteger(n) && n >= 1, "an integer ≥ 1"), maxNewTokens: Math.max(1, maxNewTokens), lengthPenalty: num("length-penalty", values["length-penalty"], Number.isFinite, "a finite number"), earlyStopping: values["early-stopping"], stopToken: eos });
       process.stdout.write(decodeTokens(tokenizer, r.newTokens.filter((t) => t !== eos)));
       produced = r.newTokens.length;
       extra = `, score ${r.score.toFixed(4)}`;

@@ -8,7 +8,7 @@ import { loadCheckpointModel } from "../model-source/checkpoint-model.js";
 import { exitFor } from "../run/exit-code.js";
 import { servedModel } from "../serve/served-model.js";
 import { createServeServer } from "../serve/serve-server.js";
-import { asUri, runCommand, s3ClientFromEnv, selectBackendFlag, usageExit } from "./command-shell.js";
+import { asUri, parsePortFlag, runCommand, s3ClientFromEnv, selectBackendFlag, usageExit } from "./command-shell.js";
 
 const USAGE = `usage: gantry-serve --checkpoint URI [--port 8000] [--host 127.0.0.1] [--model-name NAME] [--backend B] [--quiet]
   Serves the newest whole checkpoint under URI (file:///path, a folder, or s3://bucket/prefix with S3_ENDPOINT,
@@ -31,12 +31,12 @@ async function main(): Promise<number> {
   const uri = asUri(values.checkpoint);
   // exitFor, as before: a model error here is a ConfigError already.
   return runCommand("gantry-serve", async () => {
+    const port = parsePortFlag(values.port);
     const s3 = s3ClientFromEnv([uri], "gantry-serve");
     await selectBackendFlag(values.backend);
     const m = await loadCheckpointModel(uri, s3);
     const model = servedModel(values["model-name"] ?? `gantry:${m.dir}`, m.config, m.tokenizer, m.arrays);
     const server = createServeServer(model, values.quiet ? {} : { onRequest: (method, path, status, ms) => console.error(`${method} ${path} ${status} ${ms.toFixed(0)} ms`) });
-    const port = Number(values.port);
     await new Promise<void>((done, fail) => {
       server.once("error", fail);
       server.listen(port, values.host, done);

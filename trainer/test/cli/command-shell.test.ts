@@ -1,7 +1,7 @@
 import { pathToFileURL } from "node:url";
 import { resolve } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { asUri, cliExit, runCommand, s3ClientFromEnv, usageExit } from "../../src/cli/command-shell.js";
+import { FlagError, asUri, cliExit, parseBackendFlag, parsePortFlag, runCommand, s3ClientFromEnv, usageExit } from "../../src/cli/command-shell.js";
 import { DecodingOptionError } from "../../src/inference/errors.js";
 import { ModelLoadError } from "../../src/model-source/model-checks.js";
 import { exitFor } from "../../src/run/exit-code.js";
@@ -11,6 +11,16 @@ afterEach(() => {
 });
 
 describe("the shell every gantry-* command shares", () => {
+  it("checks --backend against the backend names and --port as an integer 0-65535; a bad value is exit 2 naming the allowed ones", () => {
+    expect(parseBackendFlag("wasm")).toBe("wasm");
+    expect(() => parseBackendFlag("gpu")).toThrow('--backend must be one of tfjs-node-gpu, tfjs-node, wasm, cpu, not "gpu"');
+    expect(parsePortFlag("0")).toBe(0);
+    expect(parsePortFlag("65535")).toBe(65535);
+    for (const bad of ["65536", "-1", "8.5", "", "abc"]) expect(() => parsePortFlag(bad)).toThrow(FlagError);
+    expect(cliExit(new FlagError("--port", "x", "an integer from 0 to 65535"))).toEqual({ code: 2, message: '--port must be an integer from 0 to 65535, not "x"' });
+    expect(exitFor(new FlagError("--port", "x", "an integer")).code).toBe(2);
+  });
+
   it("maps bad model input to exit 2 and leaves the rest to the trainer's map", () => {
     expect(cliExit(new DecodingOptionError("--tokens", "x", "an integer ≥ 0"))).toEqual({ code: 2, message: new DecodingOptionError("--tokens", "x", "an integer ≥ 0").message });
     expect(cliExit(new ModelLoadError("file:///m", "no such file"))).toEqual({ code: 2, message: "file:///m: no such file" });
