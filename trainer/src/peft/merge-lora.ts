@@ -44,10 +44,16 @@ export function mergePeft(config: ModelConfig, peft: PeftConfig, base: readonly 
   for (let i = 0; i < config.layers; i++) {
     for (const t of peft.targets) {
       const name = `h.${i}.${SITE_PARAM[t]}`;
-      const w = weights.find((x) => x.name === name) as NamedArray;
+      const w = weights.find((x) => x.name === name);
+      if (w === undefined) throw new PeftMergeError("lora", `base tensor ${name} is missing`);
       const [inDim, outDim] = w.shape as [number, number];
-      const a = factors.get(loraParamName(i, t, "a")) as Float32Array;
-      const b = factors.get(loraParamName(i, t, "b")) as Float32Array;
+      const factor = (ab: "a" | "b"): Float32Array => {
+        const f = factors.get(loraParamName(i, t, ab));
+        if (f === undefined) throw new PeftMergeError("lora", `adapter tensor ${loraParamName(i, t, ab)} is missing`);
+        return f;
+      };
+      const a = factor("a");
+      const b = factor("b");
       folded.set(name, foldLowRank(w.data as Float32Array, a, b, inDim, outDim, peft.rank, scale));
     }
   }

@@ -8,7 +8,15 @@
 //   peft.base.sha256   weightsHash of the base in paramLayout order
 import type { CheckpointManifest } from "../checkpoint/manifest.js";
 import { ConfigError } from "../runtime/run-config.js";
-import type { PeftConfig } from "./peft-config.js";
+import { z } from "zod";
+import { LORA_TARGETS, type LoraTarget, type PeftConfig } from "./peft-config.js";
+
+// What a manifest's peft.config must hold; a checkpoint is input from elsewhere, so it is checked, not cast.
+const PEFT_CONFIG_SCHEMA = z.discriminatedUnion("method", [
+  z.object({ method: z.literal("lora"), rank: z.number().int().positive(), alpha: z.number().positive(), dropout: z.number().min(0).lt(1), targets: z.array(z.enum(LORA_TARGETS as [LoraTarget, ...LoraTarget[]])).min(1) }),
+  z.object({ method: z.literal("adapter"), bottleneck: z.number().int().positive(), placement: z.enum(["attention", "mlp", "both"]) }),
+]);
+
 
 export interface PeftBaseRef {
   uri: string;
@@ -65,13 +73,20 @@ export function readPeftManifest(manifest: Pick<CheckpointManifest, "extra">, lo
     if (typeof v !== "string" || v === "") throw new PeftCheckpointError(location, `manifest extra.${key} is missing`);
     return v;
   };
-  let peft: PeftConfig;
+  let json: unknown;
   try {
-    peft = JSON.parse(str(PEFT_EXTRA.config)) as PeftConfig;
+    json = JSON.parse(str(PEFT_EXTRA.config));
   } catch (err) {
     if (err instanceof PeftCheckpointError) throw err;
     throw new PeftCheckpointError(location, `manifest extra.${PEFT_EXTRA.config} is not JSON`);
   }
+  const checked = PEFT_CONFIG_SCHEMA.safeParse(json);
+  if (!checked.success) {
+    const issue = checked.error.issues[0];
+    const field = issue === undefined || issue.path.length === 0 ? "" : `.${issue.path.join(".")}`;
+    throw new PeftCheckpointError(location, `manifest extra.${PEFT_EXTRA.config}${field}: ${issue?.message ?? "invalid"}`);
+  }
+  const peft: PeftConfig = checked.data;
   if (peft.method !== str(PEFT_EXTRA.method)) throw new PeftCheckpointError(location, `extra.${PEFT_EXTRA.method} and extra.${PEFT_EXTRA.config} disagree`);
   const format = str(PEFT_EXTRA.baseFormat);
   if (format !== "gantry" && format !== "hf-safetensors") throw new PeftCheckpointError(location, `unknown base format ${format}`);
