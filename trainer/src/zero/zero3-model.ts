@@ -101,21 +101,25 @@ export class Zero3Model {
   async microBatch(mb: MicroBatch, opts: ForwardOptions, shard: Float32Array, first: boolean): Promise<void> {
     const c = this.config;
     const { inputs, targets } = batchTensors(mb);
+    // Every tensor made here, so a failed gather or collective mid micro-batch frees what it left (disposing twice is a no-op).
+    const held: tf.Tensor[] = [inputs, targets];
+    const hold = <T extends tf.Tensor>(ts: T[]): T[] => (held.push(...ts), ts);
     try {
-      let w = await this.gather(this.pieces.embed);
-      const xs: tf.Tensor3D[] = [tf.tidy(() => embedForward(c, w, inputs, opts))];
+      let w = hold(await this.gather(this.pieces.embed));
+      const xs: tf.Tensor3D[] = hold([tf.tidy(() => embedForward(c, w, inputs, opts))]);
       tf.dispose(w);
       for (let layer = 0; layer < c.layers; layer++) {
-        w = await this.gather(this.pieces.blocks[layer] as number[]);
+        w = hold(await this.gather(this.pieces.blocks[layer] as number[]));
         const x = xs[layer] as tf.Tensor3D;
-        xs.push(tf.tidy(() => blockForward(c, layer, w, x, opts)));
+        xs.push(...hold([tf.tidy(() => blockForward(c, layer, w, x, opts))]));
         tf.dispose(w);
       }
-      const final = await this.gather(this.pieces.final);
-      const wte = c.tieEmbeddings ? (await this.gather([this.pieces.wte]))[0] : undefined;
+      const final = hold(await this.gather(this.pieces.final));
+      const wte = c.tieEmbeddings ? hold(await this.gather([this.pieces.wte]))[0] : undefined;
       const xL = xs.pop() as tf.Tensor3D;
       // tf.valueAndGrads and tf.grads free their own intermediates; only the forwards need a tidy.
       const h = headGrads(c, final, wte, xL, targets);
+      hold([h.value, h.dx, ...h.dFinal, ...(h.dWte === undefined ? [] : [h.dWte])]);
       tf.dispose([...final, xL, ...(wte === undefined ? [] : [wte])]);
       const loss = (await h.value.data<"float32">())[0] as number;
       tf.dispose(h.value);
@@ -123,24 +127,26 @@ export class Zero3Model {
       let dy = h.dx;
       for (let layer = c.layers - 1; layer >= 0; layer--) {
         const idx = this.pieces.blocks[layer] as number[];
-        w = await this.gather(idx);
+        w = hold(await this.gather(idx));
         const x = xs.pop() as tf.Tensor3D;
         const up = dy;
-        const [dx, ...dw] = blockGrads(c, layer, w, x, up, opts) as [tf.Tensor3D, ...tf.Tensor[]];
+        const [dx, ...dw] = hold(blockGrads(c, layer, w, x, up, opts)) as [tf.Tensor3D, ...tf.Tensor[]];
         tf.dispose([...w, x, up]);
         dy = dx;
         await this.reduce(idx, dw, shard, first);
       }
-      w = await this.gather(this.pieces.embed);
+      w = hold(await this.gather(this.pieces.embed));
       const upstream = dy;
-      const de = tf.tidy(() => {
-        const g = embedGrads(c, w, inputs, upstream, opts);
-        return h.dWte === undefined ? g : [tiedWteGrad(h.dWte, g[0] as tf.Tensor), ...g.slice(1)];
-      });
+      const de = hold(
+        tf.tidy(() => {
+          const g = embedGrads(c, w, inputs, upstream, opts);
+          return h.dWte === undefined ? g : [tiedWteGrad(h.dWte, g[0] as tf.Tensor), ...g.slice(1)];
+        }),
+      );
       tf.dispose([...w, upstream, ...(h.dWte === undefined ? [] : [h.dWte])]);
       await this.reduce(this.pieces.embed, de, shard, first);
     } finally {
-      tf.dispose([inputs, targets]);
+      tf.dispose(held);
     }
   }
 
