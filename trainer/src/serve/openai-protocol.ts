@@ -30,7 +30,7 @@ export type ChatMessage = z.output<typeof ChatMessage>;
 export class ApiError extends Error {
   constructor(
     readonly status: number,
-    readonly type: "invalid_request_error" | "not_found_error" | "server_error",
+    readonly type: "invalid_request_error" | "not_found_error" | "rate_limit_error" | "server_error",
     message: string,
     readonly param?: string,
   ) {

@@ -17,6 +17,8 @@ import type { CompletionOptions, ServedModel } from "./served-model.js";
 export interface ServeOptions {
   /** Largest request body accepted (default 1 MiB). */
   maxBodyBytes?: number;
+  /** Generation requests served at once (default 4); more get a 429 to retry. */
+  maxInFlight?: number;
   /** Seconds since the epoch for `created`; tests fix it. */
   now?: () => number;
   onRequest?: (method: string, path: string, status: number, ms: number) => void;
@@ -27,7 +29,10 @@ async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > limit) throw new ApiError(413, "invalid_request_error", `request body is over ${limit} bytes`);
+    if (size > limit) {
+      req.resume(); // drain the rest, so the 413 reaches the client
+      throw new ApiError(413, "invalid_request_error", `request body is over ${limit} bytes`);
+    }
     chunks.push(chunk as Buffer);
   }
   try {
@@ -56,6 +61,8 @@ async function choices(model: ServedModel, prompt: string, r: CompletionRequest 
 export function createServeServer(model: ServedModel, options: ServeOptions = {}): Server {
   const limit = options.maxBodyBytes ?? 1 << 20;
   const now = options.now ?? (() => Math.floor(Date.now() / 1000));
+  const maxInFlight = options.maxInFlight ?? 4;
+  let inFlight = 0;
   const route = async (req: IncomingMessage): Promise<{ status: number; body: unknown }> => {
     const path = (req.url ?? "/").split("?")[0] ?? "/";
     if (req.method === "GET" && (path === "/v1/models" || path === "/health")) {
@@ -63,15 +70,24 @@ export function createServeServer(model: ServedModel, options: ServeOptions = {}
     }
     if (path !== "/v1/completions" && path !== "/v1/chat/completions") throw new ApiError(404, "not_found_error", `no route ${req.method ?? "?"} ${path}; use POST /v1/completions or /v1/chat/completions`);
     if (req.method !== "POST") throw new ApiError(405, "invalid_request_error", `${path} takes POST, not ${req.method ?? "?"}`);
-    const body = await readJson(req, limit);
-    const id = `gantry-${randomUUID()}`;
-    if (path === "/v1/completions") {
-      const r = parseRequest(CompletionRequest, body);
-      const prompt = Array.isArray(r.prompt) ? (r.prompt[0] as string) : r.prompt;
-      return { status: 200, body: completionResponse(id, model.id, now(), await choices(model, prompt, r)) };
+    if (inFlight >= maxInFlight) {
+      req.resume();
+      throw new ApiError(429, "rate_limit_error", `${inFlight} requests are being served (at most ${maxInFlight}); retry later`);
     }
-    const r = parseRequest(ChatCompletionRequest, body);
-    return { status: 200, body: chatCompletionResponse(id, model.id, now(), await choices(model, chatTranscript(r.messages), r)) };
+    inFlight++;
+    try {
+      const body = await readJson(req, limit);
+      const id = `gantry-${randomUUID()}`;
+      if (path === "/v1/completions") {
+        const r = parseRequest(CompletionRequest, body);
+        const prompt = Array.isArray(r.prompt) ? (r.prompt[0] as string) : r.prompt;
+        return { status: 200, body: completionResponse(id, model.id, now(), await choices(model, prompt, r)) };
+      }
+      const r = parseRequest(ChatCompletionRequest, body);
+      return { status: 200, body: chatCompletionResponse(id, model.id, now(), await choices(model, chatTranscript(r.messages), r)) };
+    } finally {
+      inFlight--;
+    }
   };
   return createServer((req, res) => {
     const began = performance.now();

@@ -42,6 +42,10 @@ export function servedModel(id: string, config: ModelConfig, tokenizer: Tokenize
       const input = encodeText(tokenizer, prompt);
       const outside = input.find((t) => t >= config.vocabSize);
       if (outside !== undefined) throw new ApiError(400, "invalid_request_error", `the prompt encodes to token ${outside}, outside this model's vocabulary of ${config.vocabSize}`, "prompt");
+      // The sampler would slide its window past the context; a server says so instead.
+      if (input.length + opts.maxTokens > config.contextLength) {
+        throw new ApiError(400, "invalid_request_error", `the prompt's ${input.length} tokens plus max_tokens ${opts.maxTokens} exceed this model's context of ${config.contextLength} tokens`, "max_tokens");
+      }
       const out = await sample(config, weights, input, { maxNewTokens: opts.maxTokens, temperature: opts.temperature, topK: opts.topK, seed: opts.seed, stopToken: eos });
       // sample() starts an empty prompt from the end-of-text token; either way the new tokens follow the prompt's.
       const fresh = out.slice(Math.max(input.length, 1));

@@ -22,7 +22,7 @@ import { createServeServer } from "../../src/serve/serve-server.js";
 import { TINY } from "../model/tiny.js";
 import { writeModelCheckpoint } from "../distill/model-checkpoint.js";
 
-const CONFIG = { ...TINY, vocabSize: 256, layers: 1 };
+const CONFIG = { ...TINY, vocabSize: 256, layers: 1, contextLength: 64 };
 const root = mkdtempSync(join(tmpdir(), "gantry-serve-"));
 let server: Server;
 let model: ServedModel;
@@ -118,6 +118,38 @@ describe("errors", () => {
     const small = servedModel("small", { ...CONFIG, vocabSize: 64 }, "bytes", initParams({ ...CONFIG, vocabSize: 64 }, 1));
     await expect(small.complete("z", { maxTokens: 1, temperature: 0, topK: 0, seed: 0 })).rejects.toThrow(/token 122, outside this model's vocabulary of 64/);
     small.dispose();
+  });
+});
+
+describe("limits", () => {
+  it("refuses a prompt plus max_tokens beyond the context, drains a body over the limit, and answers 429 beyond maxInFlight", async () => {
+    const C = CONFIG.contextLength;
+    const long = await post("/v1/completions", { prompt: "abcdefghij", max_tokens: C - 9 });
+    expect(long.status).toBe(400);
+    expect((long.json["error"] as { message: string }).message).toMatch(new RegExp(`10 tokens plus max_tokens ${C - 9} exceed this model's context of ${C} tokens`));
+    expect((long.json["error"] as { param: string }).param).toBe("max_tokens");
+    expect((await post("/v1/completions", { prompt: "abcdefghij", max_tokens: C - 10 })).status).toBe(200);
+
+    // One generation at a time and a 64-byte body limit; the first request is held inside the model until released.
+    let release = (): void => undefined;
+    let entered = (): void => undefined;
+    const held = new Promise<void>((r) => (release = r));
+    const inside = new Promise<void>((r) => (entered = r));
+    const gated: ServedModel = { ...model, complete: async (p, o) => (entered(), await held, model.complete(p, o)) };
+    const strict = createServeServer(gated, { maxInFlight: 1, maxBodyBytes: 64 });
+    await new Promise<void>((done) => strict.listen(0, "127.0.0.1", done));
+    const url = `http://127.0.0.1:${(strict.address() as AddressInfo).port}/v1/completions`;
+    const ask = (body: string) => fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body }).then(async (r) => ({ status: r.status, json: (await r.json()) as { error?: { type: string } } }));
+    expect((await ask(JSON.stringify({ prompt: "x".repeat(200) }))).status).toBe(413);
+    const first = ask(JSON.stringify({ prompt: "a", max_tokens: 8 }));
+    await inside;
+    const second = await ask(JSON.stringify({ prompt: "b", max_tokens: 8 }));
+    expect(second.status).toBe(429);
+    expect(second.json.error?.type).toBe("rate_limit_error");
+    release();
+    expect((await first).status).toBe(200);
+    expect((await ask(JSON.stringify({ prompt: "c", max_tokens: 2 }))).status).toBe(200);
+    await new Promise((done) => strict.close(done));
   });
 });
 
