@@ -1,11 +1,10 @@
 // `gantry-train merge`: a LoRA checkpoint (adapters alone) plus its base, folded into a plain Gantry checkpoint that
 // gantry-generate and pretrained starts read, and optionally a Hugging Face GPT-2 directory. The shell around
 // mergePeft: read, verify the base against the recorded hash, fold, write.
-import { CheckpointReader, type LoadedCheckpoint } from "../checkpoint/checkpoint-reader.js";
+import { readCheckpointAt, type CheckpointAt } from "../checkpoint/checkpoint-at.js";
 import { openCheckpointStore, type CheckpointS3Client } from "../checkpoint/checkpoint-store.js";
 import type { CommittedCheckpoint } from "../checkpoint/checkpoint-writer.js";
 import { writeDerivedCheckpoint } from "../checkpoint/derived-checkpoint.js";
-import { parseStepDirName } from "../checkpoint/layout.js";
 import { writeHfGpt2 } from "../interop/hf-gpt2.js";
 import { validateModelConfig, type ModelConfig } from "../model/model-config.js";
 import { loadPretrained } from "../run/pretrained.js";
@@ -33,16 +32,10 @@ export interface MergeResult {
   hfOut?: string;
 }
 
-async function readCheckpoint(uri: string, s3: CheckpointS3Client | undefined): Promise<{ loaded: LoadedCheckpoint; location: string }> {
-  const trimmed = uri.replace(/\/+$/, "");
-  const step = parseStepDirName(trimmed.slice(trimmed.lastIndexOf("/") + 1));
-  if (step !== undefined) {
-    const loaded = await new CheckpointReader(openCheckpointStore(trimmed.slice(0, trimmed.lastIndexOf("/")), s3)).load(step);
-    return { loaded, location: trimmed };
-  }
-  const loaded = await new CheckpointReader(openCheckpointStore(trimmed, s3)).latest();
-  if (loaded === undefined) throw new PeftCheckpointError(trimmed, "holds no whole checkpoint");
-  return { loaded, location: `${trimmed}/${loaded.dir}` };
+async function readCheckpoint(uri: string, s3: CheckpointS3Client | undefined): Promise<CheckpointAt> {
+  const found = await readCheckpointAt(uri, s3);
+  if (found === undefined) throw new PeftCheckpointError(uri.replace(/\/+$/, ""), "holds no whole checkpoint");
+  return found;
 }
 
 export async function mergeCheckpoint(opts: MergeOptions): Promise<MergeResult> {

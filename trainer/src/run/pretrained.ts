@@ -2,9 +2,8 @@
 // step-XXXXXXXX directory), or a Hugging Face GPT-2 model.safetensors (a file, or a directory holding one) mapped to
 // Gantry's names. The weights come back in paramLayout order with the content hash a PEFT checkpoint records.
 import type { JobSpec } from "@gantry/crds";
-import { CheckpointReader } from "../checkpoint/checkpoint-reader.js";
+import { readCheckpointAt } from "../checkpoint/checkpoint-at.js";
 import { openCheckpointStore, type CheckpointS3Client } from "../checkpoint/checkpoint-store.js";
-import { parseStepDirName } from "../checkpoint/layout.js";
 import type { NamedArray } from "../checkpoint/named-array.js";
 import { decodeSafetensors, toNamedArray } from "../checkpoint/safetensors.js";
 import { checkGpt2Expressible, HfImportError, importHfGpt2 } from "../interop/hf-gpt2.js";
@@ -44,13 +43,10 @@ function splitLast(uri: string): { parent: string; last: string } {
 }
 
 async function loadGantry(ref: PretrainedRef, s3: CheckpointS3Client | undefined): Promise<NamedArray[]> {
-  const { parent, last } = splitLast(ref.uri);
-  const step = parseStepDirName(last);
-  const reader = new CheckpointReader(openCheckpointStore(step === undefined ? ref.uri : parent, s3));
-  const loaded = step === undefined ? await reader.latest() : await reader.load(step);
-  if (loaded === undefined) throw new PretrainedLoadError(ref.uri, "holds no whole checkpoint");
-  assertPlainCheckpoint(loaded.manifest, `${ref.uri.replace(/\/+$/, "")}${step === undefined ? `/${loaded.dir}` : ""}`);
-  return loaded.weights;
+  const found = await readCheckpointAt(ref.uri, s3);
+  if (found === undefined) throw new PretrainedLoadError(ref.uri, "holds no whole checkpoint");
+  assertPlainCheckpoint(found.loaded.manifest, found.location);
+  return found.loaded.weights;
 }
 
 async function loadHf(ref: PretrainedRef, config: ModelConfig, s3: CheckpointS3Client | undefined): Promise<NamedArray[]> {
