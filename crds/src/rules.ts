@@ -200,6 +200,29 @@ export const CROSS_FIELD_RULES: readonly CrossFieldRule[] = [
     holds: (job) => job.spec.parallelism.zeroStage <= 1 || job.spec.parallelism.pipelineParallel === 1,
   },
   {
+    id: "zero3-without-tensor-parallel",
+    at: ["spec", "parallelism"],
+    field: ".zeroStage",
+    cel: "self.zeroStage != 3 || self.tensorParallel == 1",
+    message: "parallelism.zeroStage 3 cannot be combined with tensorParallel > 1 (use zeroStage 1 or 2 over the data-parallel group)",
+    reason: "FieldValueForbidden",
+    holds: (job) => job.spec.parallelism.zeroStage !== 3 || job.spec.parallelism.tensorParallel === 1,
+  },
+  {
+    // Ranks are numbered with tensor-parallel peers adjacent, so a pod of G GPUs holds whole TP groups when TP divides G.
+    id: "colocate-tensor-parallel",
+    at: ["spec"],
+    field: ".parallelism.colocateTensorParallel",
+    cel: "!self.parallelism.colocateTensorParallel || (self.resources.gpusPerWorker > 0 && self.resources.gpusPerWorker % self.parallelism.tensorParallel == 0)",
+    message:
+      "parallelism.colocateTensorParallel needs resources.gpusPerWorker to be a positive multiple of parallelism.tensorParallel, so that each tensor-parallel group fits in one worker pod",
+    reason: "FieldValueInvalid",
+    holds: (job) => {
+      const { gpusPerWorker } = job.spec.resources;
+      return !job.spec.parallelism.colocateTensorParallel || (gpusPerWorker > 0 && gpusPerWorker % job.spec.parallelism.tensorParallel === 0);
+    },
+  },
+  {
     id: "vocab-covers-tokenizer",
     at: ["spec"],
     field: ".model.vocabSize",
@@ -244,6 +267,16 @@ export const CROSS_FIELD_RULES: readonly CrossFieldRule[] = [
     reason: "FieldValueForbidden",
     holds: (job) =>
       (job.spec.peft === undefined && job.spec.distillation === undefined) || (job.spec.parallelism.zeroStage <= 2 && job.spec.parallelism.gradientCheckpointing === "none"),
+  },
+  {
+    id: "adapted-objective-data-parallel",
+    at: ["spec"],
+    field: ".parallelism",
+    cel: "!(has(self.peft) || has(self.distillation)) || (self.parallelism.tensorParallel == 1 && self.parallelism.pipelineParallel == 1)",
+    message: "peft and distillation jobs are data-parallel only: parallelism.tensorParallel and parallelism.pipelineParallel must be 1",
+    reason: "FieldValueForbidden",
+    holds: (job) =>
+      (job.spec.peft === undefined && job.spec.distillation === undefined) || (job.spec.parallelism.tensorParallel === 1 && job.spec.parallelism.pipelineParallel === 1),
   },
   {
     id: "redis-one-source",

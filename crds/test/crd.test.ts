@@ -34,8 +34,9 @@ describe("generated CRD", () => {
     expect(version?.subresources.scale.specReplicasPath).toBe(".spec.workers");
   });
 
-  it("prints Phase, Workers, Step, Loss, Attempt and Age", () => {
-    expect(version?.additionalPrinterColumns.map((c) => c.name)).toEqual(["Phase", "Workers", "Step", "Loss", "Attempt", "Age"]);
+  it("prints Phase, Workers, Layout, Step, Loss, Attempt and Age", () => {
+    expect(version?.additionalPrinterColumns.map((c) => c.name)).toEqual(["Phase", "Workers", "Layout", "Step", "Loss", "Attempt", "Age"]);
+    expect(version?.additionalPrinterColumns.find((c) => c.name === "Layout")).toMatchObject({ jsonPath: ".status.parallelism.layout", type: "string" });
   });
 
   it("is structural: every node typed, no anyOf/oneOf/$ref, no additionalProperties beside properties", () => {

@@ -13,6 +13,7 @@ export interface CelValidation {
 export const PRINTER_COLUMNS = [
   { name: "Phase", type: "string", jsonPath: ".status.phase", description: "Lifecycle phase." },
   { name: "Workers", type: "string", jsonPath: ".status.workersReady", description: "Ready/desired workers." },
+  { name: "Layout", type: "string", jsonPath: ".status.parallelism.layout", description: "data × tensor × pipeline parallel" },
   { name: "Step", type: "integer", jsonPath: ".status.progress.step", description: "Last completed step." },
   { name: "Loss", type: "string", jsonPath: ".status.progress.loss", description: "Latest training loss." },
   { name: "Attempt", type: "integer", jsonPath: ".status.attempt", description: "Gang attempt number." },

@@ -64,6 +64,15 @@ export const JobStatus = z
       })
       .optional()
       .describe("Training progress reported by rank 0."),
+    parallelism: z
+      .strictObject({
+        dataParallel: z.int().min(1).describe("Data-parallel degree: ranks / (tensorParallel × pipelineParallel)."),
+        tensorParallel: z.int().min(1).describe("Tensor-parallel degree."),
+        pipelineParallel: z.int().min(1).describe("Pipeline-parallel degree."),
+        layout: z.string().max(64).describe("dataParallel x tensorParallel x pipelineParallel, for kubectl get (for example 2x2x1)."),
+      })
+      .optional()
+      .describe("How the current attempt's ranks split into data, tensor and pipeline parallelism."),
     attemptStartTime: time("When the current attempt's pods were created").optional(),
     nextAttemptTime: time("Not before this time will the next attempt's pods be created (restart backoff)").optional(),
     startTime: time("When the first attempt started").optional(),

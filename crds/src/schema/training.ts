@@ -46,6 +46,12 @@ export const Parallelism = z
       .enum(["none", "full", "selective"])
       .default("none")
       .describe("Recompute activations in backward: none, full (every block), or selective (attention only)."),
+    colocateTensorParallel: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Require every tensor-parallel group to share one worker pod (and so one node): gpusPerWorker must be a multiple of tensorParallel.",
+      ),
   })
   .describe("Parallelism. The data-parallel degree is derived: ranks / (tensorParallel × pipelineParallel).");
 

@@ -95,6 +95,36 @@ export const CASES: Case[] = [
     manifest: gpuJob({ workers: 1, model: { preset: "gpt2-small" }, parallelism: { pipelineParallel: 2, zeroStage: 1 }, training: { globalBatchSize: 32, microBatchSize: 8 } }),
     fails: [],
   },
+  {
+    name: "ZeRO-3 with TP",
+    manifest: gpuJob({ workers: 1, parallelism: { tensorParallel: 2, zeroStage: 3 }, training: { globalBatchSize: 32, microBatchSize: 8 } }),
+    fails: ["zero3-without-tensor-parallel"],
+  },
+  {
+    name: "ZeRO-2 with TP",
+    manifest: gpuJob({ workers: 1, parallelism: { tensorParallel: 2, zeroStage: 2 }, training: { globalBatchSize: 32, microBatchSize: 8 } }),
+    fails: [],
+  },
+  {
+    name: "colocated TP groups: 2 workers × 4 GPUs, TP 2, PP 2",
+    manifest: withSpec({ workers: 2, resources: { gpusPerWorker: 4 }, parallelism: { tensorParallel: 2, pipelineParallel: 2, colocateTensorParallel: true }, training: { globalBatchSize: 16, microBatchSize: 4 } }),
+    fails: [],
+  },
+  {
+    name: "colocation with TP not dividing GPUs per worker",
+    manifest: withSpec({ workers: 4, resources: { gpusPerWorker: 2 }, parallelism: { tensorParallel: 4, colocateTensorParallel: true }, training: { globalBatchSize: 16, microBatchSize: 8 } }),
+    fails: ["colocate-tensor-parallel"],
+  },
+  {
+    name: "colocation on CPU workers",
+    manifest: withSpec({ workers: 2, parallelism: { tensorParallel: 2, colocateTensorParallel: true }, training: { globalBatchSize: 16, microBatchSize: 8 } }),
+    fails: ["colocate-tensor-parallel"],
+  },
+  {
+    name: "TP across pods without colocation",
+    manifest: withSpec({ workers: 4, resources: { gpusPerWorker: 2 }, parallelism: { tensorParallel: 4 }, training: { globalBatchSize: 16, microBatchSize: 8 } }),
+    fails: [],
+  },
   { name: "vocab smaller than tokenizer", manifest: withSpec({ model: { vocabSize: 50000 } }), fails: ["vocab-covers-tokenizer"] },
   { name: "vocab padded above tokenizer", manifest: withSpec({ model: { vocabSize: 50304 } }), fails: [] },
   { name: "small vocab with byte tokenizer", manifest: withSpec({ model: { vocabSize: 256 }, data: { tokenizer: "bytes" } }), fails: [] },
@@ -109,6 +139,21 @@ export const CASES: Case[] = [
   { name: "LoRA with ZeRO-3", manifest: withSpec({ ...lora, parallelism: { zeroStage: 3 } }), fails: ["adapted-objective-plain-memory"] },
   { name: "LoRA with recomputation", manifest: withSpec({ ...lora, parallelism: { gradientCheckpointing: "full" } }), fails: ["adapted-objective-plain-memory"] },
   { name: "full training with ZeRO-3 and recomputation", manifest: withSpec({ parallelism: { zeroStage: 3, gradientCheckpointing: "full" } }), fails: [] },
+  {
+    name: "LoRA with TP",
+    manifest: withSpec({ ...lora, workers: 2, parallelism: { tensorParallel: 2 }, training: { globalBatchSize: 16, microBatchSize: 8 } }),
+    fails: ["adapted-objective-data-parallel"],
+  },
+  {
+    name: "distillation with PP",
+    manifest: withSpec({ distillation: { teacher: { uri: "s3://models/teacher" } }, workers: 2, parallelism: { pipelineParallel: 2 }, training: { globalBatchSize: 16, microBatchSize: 8 } }),
+    fails: ["adapted-objective-data-parallel"],
+  },
+  {
+    name: "distillation, data-parallel",
+    manifest: withSpec({ distillation: { teacher: { uri: "s3://models/teacher" } }, workers: 2, training: { globalBatchSize: 16, microBatchSize: 8 } }),
+    fails: [],
+  },
   { name: "Redis by URL", manifest: withSpec({ redis: { url: "redis://redis.gantry:6379/0" } }), fails: [] },
   { name: "Redis by Secret", manifest: withSpec({ redis: { secretRef: { name: "redis-auth" } } }), fails: [] },
   {
