@@ -287,6 +287,69 @@ describe("gang timeout", () => {
   });
 });
 
+describe("status.parallelism: the attempt's data × tensor × pipeline layout", () => {
+  it("a data-parallel job shows DP = workers", () => {
+    const p = plan(storedJob(), observed([], { serviceExists: false }), T0);
+    expect(p.status.parallelism).toEqual({ dataParallel: 4, tensorParallel: 1, pipelineParallel: 1, layout: "4x1x1" });
+  });
+
+  it("2 workers × 4 GPUs with TP 2 and PP 2 are 2x2x2, through the restart of a preempted gang", () => {
+    const spec = { workers: 2, resources: { gpusPerWorker: 4 }, parallelism: { tensorParallel: 2, pipelineParallel: 2 } };
+    const first = plan(storedJob(spec), observed([], { serviceExists: false }), T0);
+    expect(first.status.parallelism).toEqual({ dataParallel: 2, tensorParallel: 2, pipelineParallel: 2, layout: "2x2x2" });
+    const running = plan(storedJob(spec, first.status), observed(gang(0, 2)), at(5));
+    expect(running.status.phase).toBe("Running");
+    expect(running.status.parallelism?.layout).toBe("2x2x2");
+    const preempted = plan(storedJob(spec, running.status), observed(gang(0, 2).slice(1)), at(10));
+    expect(preempted.status.phase).toBe("Restarting");
+    expect(preempted.status.parallelism?.layout).toBe("2x2x2");
+  });
+
+  it("an elastic job that shrinks picks the most workers that keep TP dividing the ranks, and shows their layout", () => {
+    // TP 2 on 1-GPU workers: 3 scheduled workers cannot hold whole TP pairs, so the next attempt runs 2.
+    const spec = { workers: 4, elastic: { minWorkers: 1, maxWorkers: 4 }, parallelism: { tensorParallel: 2 } };
+    const status = started(spec);
+    expect(status.parallelism?.layout).toBe("2x2x1");
+    const pending = (w: number): PodOver => (w >= 3 ? { nodeName: undefined, phase: "Pending", ready: false } : {});
+    const shrink = plan(storedJob(spec, status), observed(gang(0, 4, pending)), at(1800));
+    expect(shrink.status.workers?.desired).toBe(2);
+    expect(shrink.status.parallelism).toEqual({ dataParallel: 1, tensorParallel: 2, pipelineParallel: 1, layout: "1x2x1" });
+    expect(ofType(shrink, "event").find((e) => e.reason === "ScaledDown")?.message).toContain("only 3/4 workers could be scheduled in 1800s; restarting with 2 (the most");
+    const small = plan(storedJob(spec, shrink.status), observed([]), at(1801));
+    expect(ofType(small, "createPod").map((a) => `${a.worker}/${a.workers}`)).toEqual(["0/2", "1/2"]);
+  });
+
+  it("an elastic job whose scheduled workers allow no valid layout above its minimum is released", () => {
+    const spec = { workers: 4, elastic: { minWorkers: 3, maxWorkers: 4 }, parallelism: { tensorParallel: 4 } };
+    const pending = (w: number): PodOver => (w >= 3 ? { nodeName: undefined, phase: "Pending", ready: false } : {});
+    const p = plan(storedJob(spec, started(spec)), observed(gang(0, 4, pending)), at(1800));
+    expect(condition(p, "GangScheduled")?.reason).toBe("GangTimeout");
+    expect(ofType(p, "event").map((e) => e.reason)).not.toContain("ScaledDown");
+    expect(p.status.workers?.desired).toBe(4);
+  });
+
+  it("a stored shrunk size that breaks the layout is not reused: the attempt runs the spec's size", () => {
+    const spec = { workers: 4, elastic: { minWorkers: 1, maxWorkers: 4 }, parallelism: { tensorParallel: 2 } };
+    const status = { attempt: 1, restarts: { preemption: 0, failure: 0 }, phase: "Restarting", workers: { desired: 3, scheduled: 0, ready: 0, succeeded: 0, failed: 0 } };
+    const p = plan(storedJob(spec, status), observed([]), T0);
+    expect(ofType(p, "createPod").map((a) => a.workers)).toEqual([4, 4, 4, 4]);
+    expect(p.status.parallelism?.layout).toBe("2x2x1");
+  });
+
+  it("is absent while suspended or invalid", () => {
+    const running = plan(storedJob({}, started()), observed(gang(0, 4)), at(5)).status;
+    expect(running.parallelism?.layout).toBe("4x1x1");
+    expect(plan(storedJob({ suspend: true }, running), observed(gang(0, 4)), at(10)).status.parallelism).toBeUndefined();
+    expect(plan(storedJob({ workers: 3 }, running), observed(gang(0, 4)), at(10)).status.parallelism).toBeUndefined();
+  });
+
+  it("a finished job keeps the layout it ran with", () => {
+    const done = plan(storedJob({}, started()), observed(gang(0, 4, (w) => (w === 0 ? { phase: "Succeeded", ready: false } : {}))), at(10));
+    expect(done.status.phase).toBe("Succeeded");
+    expect(plan(storedJob({}, done.status), observed([]), at(20)).status.parallelism?.layout).toBe("4x1x1");
+  });
+});
+
 describe("bad specs and leftovers", () => {
   it("an invalid spec gives an Invalid condition naming the field, one event, and no pods", () => {
     const bad = storedJob({ workers: 3 });

@@ -3,6 +3,8 @@
 import { classifyExit, describeIssues, JobStatus, parseJob, type Condition, type LLMTrainingJob } from "@gantry/crds";
 import { DEFAULT_BACKOFF, failureDelayMs, gangRetryDelayMs, type BackoffConfig } from "./backoff.js";
 import { CONDITION, setCondition } from "./conditions.js";
+import { elasticWorkers } from "./elastic-size.js";
+import { layoutFits, parallelLayout } from "./layout.js";
 import { jobSelector } from "./names.js";
 import type { Observed, ObservedPod } from "./observed.js";
 
@@ -131,6 +133,13 @@ class Planner {
     this.status.workersReady = `${ready}/${desired}`;
   }
 
+  /** status.parallelism for the attempt's worker count; absent when no attempt runs (suspended) or the count cannot. */
+  layout(job: LLMTrainingJob): void {
+    const desired = this.status.workers?.desired ?? 0;
+    if (layoutFits(job.spec, desired)) this.status.parallelism = parallelLayout(job.spec, desired);
+    else delete this.status.parallelism;
+  }
+
   finish(phase: "Succeeded" | "Failed", reason: string, message: string): void {
     this.phase(phase, reason, message, phase === "Failed");
     this.condition(phase === "Succeeded" ? CONDITION.succeeded : CONDITION.failed, "True", reason, message);
@@ -202,6 +211,7 @@ function disruption(p: Planner, pods: readonly ObservedPod[], desired: number): 
 export function plan(raw: StoredJob, observed: Observed, now: Date, config: PlanConfig = DEFAULT_PLAN_CONFIG): Plan {
   const p = new Planner(raw, observed, now, config);
   const done = (job?: LLMTrainingJob): Plan => {
+    if (job) p.layout(job);
     const out: Plan = { actions: p.actions, status: p.status };
     if (p.requeue !== undefined) out.requeueAfterMs = p.requeue;
     if (job) out.job = job;
@@ -234,6 +244,7 @@ export function plan(raw: StoredJob, observed: Observed, now: Date, config: Plan
     p.status.phase = p.status.phase === "Running" || p.status.phase === undefined ? "Pending" : p.status.phase;
     p.deletePods(observed.pods);
     p.counts([], 0);
+    delete p.status.parallelism;
     return done();
   }
   const job = parsed.job;
@@ -275,7 +286,8 @@ export function plan(raw: StoredJob, observed: Observed, now: Date, config: Plan
     // An elastic job that was scaled down keeps that size for this one attempt; everything else runs the spec's size.
     const shrunk = p.status.workers?.desired;
     const e = job.spec.elastic;
-    const wantWorkers = e && shrunk !== undefined && shrunk >= e.minWorkers && shrunk <= e.maxWorkers ? shrunk : targetWorkers(job);
+    const keepShrunk = e && shrunk !== undefined && shrunk >= e.minWorkers && shrunk <= e.maxWorkers && layoutFits(job.spec, shrunk);
+    const wantWorkers = keepShrunk ? shrunk : targetWorkers(job);
     const notBefore = ms(p.status.nextAttemptTime);
     p.counts([], wantWorkers);
     if (notBefore !== undefined && notBefore > now.getTime()) {
@@ -343,13 +355,14 @@ export function plan(raw: StoredJob, observed: Observed, now: Date, config: Plan
     const waitedMs = now.getTime() - started;
     const unschedulable = current.find((pod) => pod.unschedulable !== undefined)?.unschedulable;
     if (waitedMs >= timeoutMs) {
-      const min = job.spec.elastic?.minWorkers;
-      if (min !== undefined && scheduled >= min) {
-        // Elastic: run with the workers that fit, as a new attempt with the smaller world size.
+      // Elastic: run with the most workers that fit and keep the layout valid, as a new attempt with that world size.
+      const fewer = elasticWorkers(job.spec, scheduled);
+      if (fewer !== undefined) {
         p.deletePods(current);
         p.nextAttempt(0);
-        p.counts([], scheduled);
-        p.actions.push({ type: "event", kind: "Normal", reason: "ScaledDown", message: `only ${scheduled}/${desired} workers could be scheduled in ${job.spec.scheduling.gangTimeoutSeconds}s; restarting with ${scheduled}` });
+        p.counts([], fewer);
+        const why = fewer < scheduled ? ` (the most that tensorParallel × pipelineParallel and the batch divide)` : "";
+        p.actions.push({ type: "event", kind: "Normal", reason: "ScaledDown", message: `only ${scheduled}/${desired} workers could be scheduled in ${job.spec.scheduling.gangTimeoutSeconds}s; restarting with ${fewer}${why}` });
         p.status.phase = "Restarting";
         return done(job);
       }
