@@ -38,8 +38,8 @@ const annotate = (pod: string, code: number) => jobs().exit(pod, code);
 const waitPhase = (name: string, phase: string) => jobs().waitPhase(name, phase);
 
 describe("the operator", () => {
-  it("creates the Service, PDB and every worker, then reports Running in kubectl get", async () => {
-    await createJob("gang");
+  it("creates the Service, PDB and every worker, then reports Running and its layout in kubectl get", async () => {
+    await createJob("gang", { parallelism: { tensorParallel: 2 } });
     const job = await waitPhase("gang", "Running");
     const pods = await podsOf("gang");
     expect(pods.map((p) => p.metadata?.name).sort()).toEqual(["gang-0-0", "gang-0-1", "gang-0-2", "gang-0-3"]);
@@ -49,8 +49,10 @@ describe("the operator", () => {
     }
     expect((await core.readNamespacedService({ name: "gang", namespace: ns.name })).spec?.clusterIP).toBe("None");
     expect(job.status?.workers).toEqual({ desired: 4, scheduled: 4, ready: 4, succeeded: 0, failed: 0 });
+    expect(job.status?.parallelism).toEqual({ dataParallel: 2, tensorParallel: 2, pipelineParallel: 1, layout: "2x2x1" });
     const table = kubectl(env, ["get", "llmjob", "gang", "-n", ns.name]);
-    expect(table.stdout).toMatch(/gang\s+Running\s+4\/4\s+0\s+\d+s/);
+    expect(table.stdout).toMatch(/LAYOUT/);
+    expect(table.stdout).toMatch(/gang\s+Running\s+4\/4\s+2x2x1\s+0\s+\d+s/);
     const events = kubectl(env, ["get", "events", "-n", ns.name, "--field-selector", "involvedObject.name=gang", "-o", "jsonpath={.items[*].reason}"]);
     expect(events.stdout).toContain("GangCreated");
   });
@@ -95,7 +97,7 @@ describe("the operator", () => {
     redis.disconnect();
     const updated = await waitFor("progress in status", () => readJob("progress"), (j) => j.status?.progress?.step === 42);
     expect(updated.status?.progress).toEqual({ step: 42, totalSteps: 100, loss: "3.142", tokensPerSecond: 12346, etaSeconds: 60, lastCheckpoint: { step: 40, uri: "s3://gantry/ckpt/step-40" } });
-    expect(kubectl(env, ["get", "llmjob", "progress", "-n", ns.name]).stdout).toMatch(/progress\s+Running\s+4\/4\s+42\s+3\.142\s+0\s/);
+    expect(kubectl(env, ["get", "llmjob", "progress", "-n", ns.name]).stdout).toMatch(/progress\s+Running\s+4\/4\s+4x1x1\s+42\s+3\.142\s+0\s/);
   });
 
   it("suspends (pods deleted) and resumes as a new attempt", async () => {
