@@ -152,7 +152,8 @@ export class RingCollective implements ShardCollective {
     return result;
   }
 
-  private fail(err: Error): void {
+  /** Fails the ring with `err` (another link of this rank was lost): pending and later calls reject with it. */
+  fail(err: Error): void {
     if (this.failure !== undefined) return;
     this.failure = err;
     this.links.next.fail(err);
