@@ -1,7 +1,7 @@
 // Rendezvous: every rank registers where it listens and waits until the whole world has. The address book is Redis in
 // a cluster (no DNS needed: pods register POD_IP) and an in-memory map in tests.
 import type { Redis } from "ioredis";
-import { RendezvousTimeoutError } from "./errors.js";
+import { RendezvousConfigError, RendezvousTimeoutError } from "./errors.js";
 import { checkRank, collectPeers, formatAddress, peersKey, type PeerAddress } from "./rendezvous-plan.js";
 
 /** Where ranks publish their addresses. */
@@ -11,9 +11,24 @@ export interface AddressBook {
   register(rank: number, address: string): Promise<void>;
   /** Every entry so far: rank (as a decimal string) → "host:port". */
   entries(): Promise<Record<string, string>>;
+  /**
+   * A separate namespace for a sub-group (e.g. "tp.0.1"), whose ranks are group-local; every call with the same
+   * name gives the same namespace. Optional so that books written before process groups still type-check; process
+   * groups refuse a book without it when they need a sub-group.
+   */
+  sub?(name: string): AddressBook;
 }
 
-/** `gantry:trainer:{<uid>}:<attempt>:peers`, a hash that expires `ttlSeconds` after the last registration. */
+const SUB_NAME = /^[A-Za-z0-9._-]+$/;
+
+function checkSubName(group: string, name: string): void {
+  if (!SUB_NAME.test(name)) throw new RendezvousConfigError(group, `sub-group name ${JSON.stringify(name)} is not [A-Za-z0-9._-]+`);
+}
+
+/**
+ * `gantry:trainer:{<uid>}:<attempt>:peers`, a hash that expires `ttlSeconds` after the last registration; a sub-group
+ * `name` is the hash `…:peers:<name>` with the same TTL.
+ */
 export class RedisAddressBook implements AddressBook {
   readonly group: string;
   readonly key: string;
@@ -23,9 +38,16 @@ export class RedisAddressBook implements AddressBook {
     readonly jobUid: string,
     readonly attempt: number,
     private readonly ttlSeconds = 3600,
+    /** The sub-group names from the job's book down to this one (empty: the job's own book). */
+    readonly path: readonly string[] = [],
   ) {
-    this.key = peersKey(jobUid, attempt);
-    this.group = `job ${jobUid} attempt ${attempt}`;
+    this.key = [peersKey(jobUid, attempt), ...path].join(":");
+    this.group = [`job ${jobUid} attempt ${attempt}`, ...path].join(" ");
+    for (const name of path) checkSubName(this.group, name);
+  }
+
+  sub(name: string): RedisAddressBook {
+    return new RedisAddressBook(this.redis, this.jobUid, this.attempt, this.ttlSeconds, [...this.path, name]);
   }
 
   async register(rank: number, address: string): Promise<void> {
@@ -42,7 +64,15 @@ export class RedisAddressBook implements AddressBook {
 /** A book shared by the ranks of one process: for tests and single-process runs. */
 export class MemoryAddressBook implements AddressBook {
   private readonly map = new Map<string, string>();
+  private readonly subs = new Map<string, MemoryAddressBook>();
   constructor(readonly group = "in-memory") {}
+  /** Kept per name, so every rank sharing this book meets in the same sub-book. */
+  sub(name: string): MemoryAddressBook {
+    checkSubName(this.group, name);
+    let book = this.subs.get(name);
+    if (book === undefined) this.subs.set(name, (book = new MemoryAddressBook(`${this.group} ${name}`)));
+    return book;
+  }
   register(rank: number, address: string): Promise<void> {
     this.map.set(String(rank), address);
     return Promise.resolve();
