@@ -92,3 +92,7 @@ export { earlyExitGenerate, earlyExitTeacherForced, exitStep, type EarlyExitOpti
 export { checkEarlyExit, exitsAt, meanLayers, topProbability, type EarlyExitRule } from "./inference/early-exit-rule.js";
 export { extendKv } from "./inference/cached-forward.js";
 export { distillationLossValue } from "./distill/distill-loss.js";
+export { parallelDegrees, coordsOf, rankOf, tensorGroup, dataGroup, pipelineGroup, modelGroup, embeddingGroup, layoutLabel, worldSizeOf, LayoutError, type ParallelDegrees, type RankCoords } from "./parallel/layout.js";
+export { connectProcessGroups, type ProcessGroups, type ProcessGroupOptions } from "./collective/process-groups.js";
+export { connectChannel, TcpChannel, MAX_CHANNEL_TAG, type Channel, type ChannelOptions } from "./collective/channel.js";
+export { planGroups, type GroupPlan, type RingPlan, type ChannelPlan, type RingRole } from "./collective/group-plan.js";
