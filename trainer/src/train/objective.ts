@@ -32,6 +32,23 @@ export interface Objective {
    * selective recomputes the attention core. Absent where the objective has no such variant.
    */
   recomputed?(mode: "full" | "selective"): Objective;
+  /** Present on a tensor/pipeline-parallel objective, which runs whole steps instead of single micro-batches. */
+  readonly parallel?: ModelParallelStep;
+}
+
+/**
+ * A model-parallel rank's step (parallel/model-parallel-objective.ts): the pipeline schedule runs every micro-batch,
+ * talking to the rank's tensor and pipeline peers, so the Trainer asks for a whole step at once.
+ */
+export interface ModelParallelStep {
+  /** Summed gradients of this rank's tensors, and the sum of the micro-batches' mean losses (the same on every rank of the model group). */
+  stepGradients(trainable: readonly tf.Tensor[], micro: readonly MicroBatch[], opts: (i: number) => ForwardOptions): Promise<{ grads: tf.Tensor[]; lossSum: number }>;
+  /** Σ over micro-batches of rows × mean loss, no gradients, the same on every rank of the model group. */
+  evalLossSum(trainable: readonly tf.Tensor[], micro: readonly MicroBatch[]): Promise<number>;
+  /** Per trainable tensor: 1 when this rank's copy counts in the global gradient norm (replicas and the tied copy do not). */
+  readonly normWeights: readonly number[];
+  /** Sum of a per-rank number over the model group (the squared gradient norm). */
+  sumOverModel(x: number): Promise<number>;
 }
 
 /** The micro-batch as [rows, seqLen] int32 tensors. */

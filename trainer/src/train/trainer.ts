@@ -112,6 +112,9 @@ export class Trainer {
     this.layout = this.objective.trainable;
     const initial = options.params ?? this.objective.init(config.seed);
     const stage = this.memory.zeroStage;
+    if (this.objective.parallel !== undefined && stage === 3) {
+      throw new TrainConfigError("ZeRO-3 shards whole-model parameters; with tensor or pipeline parallelism use stage 1 or 2", "parallelism.zeroStage");
+    }
     if (stage === 0) {
       this.params = importTensors(this.layout, initial);
       const made = allocatedBytes(() => new AdamW(this.layout, config.optimizer));
@@ -157,27 +160,10 @@ export class Trainer {
     }
     const micro = toMicroBatches(rows, this.config.microBatchSize, m.contextLength, m.vocabSize);
     if (this.zero !== undefined) return this.shardedStep(this.zero, step, micro);
-    let acc: tf.Tensor[] | undefined;
-    let lossSum: tf.Scalar | undefined;
-    micro.forEach((mb, i) => {
-      const dropout = m.dropout > 0 ? { baseSeed: this.config.seed, step, rank: this.collective.rank, micro: i } : undefined;
-      const { value, grads } = this.gradients(mb, dropout === undefined ? {} : { dropout });
-      if (acc === undefined || lossSum === undefined) {
-        acc = grads;
-        lossSum = value;
-      } else {
-        const prev: tf.Tensor[] = acc;
-        const prevLoss: tf.Scalar = lossSum;
-        acc = tf.tidy(() => prev.map((a, j) => tf.add(a, grads[j] as tf.Tensor)));
-        lossSum = tf.tidy(() => tf.add(prevLoss, value) as tf.Scalar);
-        tf.dispose([...prev, prevLoss, ...grads, value]);
-      }
-    });
-    const summed = acc as tf.Tensor[];
-    const lossTensor = lossSum as tf.Scalar;
-    const parts = (await Promise.all(summed.map((g) => g.data<"float32">()))) as Float32Array[];
-    const localLoss = (await lossTensor.data<"float32">())[0] as number;
-    tf.dispose([...summed, lossTensor]);
+    const summed = await this.accumulate(step, micro);
+    const parts = (await Promise.all(summed.grads.map((g) => g.data<"float32">()))) as Float32Array[];
+    const localLoss = (await summed.loss.data<"float32">())[0] as number;
+    tf.dispose([...summed.grads, summed.loss]);
     this.gradBytes = parts.reduce((n, p) => n + p.byteLength, 0);
 
     // The loss and the micro-batch count ride in the same all-reduce: one collective per step, and the divisor is
@@ -186,7 +172,7 @@ export class Trainer {
     await this.collective.allReduceSum([...parts, stats]);
     const count = stats[1] as number;
     const loss = (stats[0] as number) / count;
-    const gradNorm = globalNorm(parts, 1 / count);
+    const gradNorm = await this.modelNorm(parts, 1 / count);
     if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) throw new NonFiniteError(step, loss, gradNorm);
     const clip = clipCoefficient(gradNorm, this.config.gradClipNorm);
     const lr = learningRate(this.config.schedule, step);
@@ -214,7 +200,8 @@ export class Trainer {
     const own = owned[collective.rank] as Range;
     let reduced: Float32Array;
     let base: number;
-    if (z.stage === 1) {
+    // A model-parallel step hands over the whole step's gradients at once: ZeRO-2 then reduce-scatters once, as stage 1.
+    if (z.stage === 1 || this.objective.parallel !== undefined) {
       const summed = await this.accumulate(step, micro);
       reduced = new Float32Array(layout.slots);
       const data = await Promise.all(summed.grads.map((g) => g.data<"float32">()));
@@ -235,10 +222,12 @@ export class Trainer {
     }
     // The buffer actually held, less the loss/count slots it carries (a buffer sized wrong shows here).
     this.gradBytes = reduced.byteLength - 4 * (reduced.length - paramsIn(layout, [base, base + reduced.length]));
-    const stats = await reduceStats(collective, layout, reduced, base, owned);
+    const parallel = this.objective.parallel;
+    const stats = await reduceStats(collective, layout, reduced, base, owned, parallel?.normWeights);
     const count = stats.count;
     const loss = stats.lossSum / count;
-    const gradNorm = Math.sqrt(stats.sumSquares) * Math.abs(1 / count);
+    const sumSquares = parallel === undefined ? stats.sumSquares : await parallel.sumOverModel(stats.sumSquares);
+    const gradNorm = Math.sqrt(sumSquares) * Math.abs(1 / count);
     if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) throw new NonFiniteError(step, loss, gradNorm);
     const clip = clipCoefficient(gradNorm, this.config.gradClipNorm);
     const lr = learningRate(this.config.schedule, step);
@@ -265,8 +254,28 @@ export class Trainer {
     return { step, loss, gradNorm, clip, lr, tokens: count * this.config.microBatchSize * seqLen };
   }
 
-  /** Plain accumulation over the micro-batches (DP, ZeRO-1): summed gradient and loss tensors. */
+  /**
+   * The global gradient norm of the summed gradients `parts` (every rank of the data group holds them), times scale:
+   * over the model group's shards when the model is split, each tensor counted once.
+   */
+  private async modelNorm(parts: readonly Float32Array[], scale: number): Promise<number> {
+    const parallel = this.objective.parallel;
+    if (parallel === undefined) return globalNorm(parts, scale);
+    let sum = 0;
+    parts.forEach((p, i) => {
+      if (parallel.normWeights[i] === 0) return;
+      for (let j = 0; j < p.length; j++) sum += (p[j] as number) * (p[j] as number);
+    });
+    return Math.sqrt(await parallel.sumOverModel(sum)) * Math.abs(scale);
+  }
+
+  /** Plain accumulation over the micro-batches (DP, ZeRO-1), or a model-parallel step: summed gradient and loss tensors. */
   private async accumulate(step: number, micro: readonly MicroBatch[]): Promise<{ grads: tf.Tensor[]; loss: tf.Scalar }> {
+    const parallel = this.objective.parallel;
+    if (parallel !== undefined) {
+      const { grads, lossSum } = await parallel.stepGradients(this.params, micro, (i) => this.forwardOptions(step, i));
+      return { grads, loss: tf.scalar(lossSum) };
+    }
     let acc: { grads: tf.Tensor[]; loss: tf.Scalar } | undefined;
     for (const [i, mb] of micro.entries()) {
       const { value, grads } = this.gradients(mb, this.forwardOptions(step, i));
@@ -335,6 +344,7 @@ export class Trainer {
     const m = this.config.model;
     const micro = toMicroBatches(rows, this.config.microBatchSize, m.contextLength, m.vocabSize, true);
     const z3 = this.zero?.z3;
+    if (this.objective.parallel !== undefined) return (await this.objective.parallel.evalLossSum(this.params, micro)) / rows.length;
     const params = z3 === undefined ? this.params : await z3.gatherAll();
     try {
       const losses = micro.map((mb) => tf.tidy(() => tf.mul(this.objective.evalLoss(params, mb), mb.rows) as tf.Scalar));

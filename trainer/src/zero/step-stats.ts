@@ -17,12 +17,23 @@ export interface ReducedStats {
 const RECORD = 5; // sumSquares, ownsLoss, loss, ownsCount, count
 
 /** Local part: `shard` holds slots [base, base + shard.length); `own` is this rank's owned range. */
-export function shardRecord(layout: FlatLayout, shard: Float32Array, base: number, own: Range): Float64Array {
+export function shardRecord(layout: FlatLayout, shard: Float32Array, base: number, own: Range, normWeights?: readonly number[]): Float64Array {
   const rec = new Float64Array(RECORD);
   let sum = 0;
-  for (let i = own[0]; i < Math.min(own[1], layout.params); i++) {
-    const g = shard[i - base] as number;
-    sum += g * g;
+  if (normWeights === undefined) {
+    for (let i = own[0]; i < Math.min(own[1], layout.params); i++) {
+      const g = shard[i - base] as number;
+      sum += g * g;
+    }
+  } else {
+    // Model-parallel: only the tensors this rank's copy counts for (replicas count once, on their first tensor rank).
+    layout.tensors.forEach((t, k) => {
+      if (normWeights[k] === 0) return;
+      for (let i = Math.max(own[0], t.offset); i < Math.min(own[1], t.offset + t.size); i++) {
+        const g = shard[i - base] as number;
+        sum += g * g;
+      }
+    });
   }
   rec[0] = sum;
   const lossAt = layout.params;
@@ -46,9 +57,9 @@ export function combineRecords(records: readonly Float64Array[], owned: readonly
   return { lossSum, count, sumSquares };
 }
 
-export async function reduceStats(collective: Collective, layout: FlatLayout, shard: Float32Array, base: number, owned: readonly Range[]): Promise<ReducedStats> {
+export async function reduceStats(collective: Collective, layout: FlatLayout, shard: Float32Array, base: number, owned: readonly Range[], normWeights?: readonly number[]): Promise<ReducedStats> {
   const own = owned[collective.rank] as Range;
-  const mine = shardRecord(layout, shard, base, own);
+  const mine = shardRecord(layout, shard, base, own, normWeights);
   // float64 words travel as float32 bit patterns; the same-type copies below keep the bytes.
   const gathered = await collective.allGather(new Float32Array(mine.buffer));
   const records = gathered.map((g) => new Float64Array(new Float32Array(g).buffer));

@@ -1,0 +1,176 @@
+// The Objective of one rank of a tensor × pipeline grid: its shard of the model, and a whole step's gradients by the
+// pipeline schedule. Activations go to the next stage and gradients to the previous one over point-to-point
+// channels; the tied embedding's two copies (first and last stage) are kept equal by all-reducing their gradients;
+// the loss, known on the last stage, is shared with the model group. The Trainer then does the rest as for DP:
+// the all-reduce (or ZeRO-1/2 reduce-scatter) over the data-parallel group, clipping by the global norm summed over
+// the model group, AdamW.
+import * as tf from "@tensorflow/tfjs-core";
+import type { Collective } from "../collective/collective.js";
+import type { ForwardOptions } from "../model/gpt.js";
+import { initParams } from "../model/init-params.js";
+import type { ModelConfig } from "../model/model-config.js";
+import type { MicroBatch } from "../train/micro-batches.js";
+import type { ModelParallelStep, Objective } from "../train/objective.js";
+import { shardArrays, stageShard, type ModelPlace, type StageShard } from "./partition.js";
+import { pipelineSchedule, type PipelineScheduleKind } from "./pipeline-schedule.js";
+import { StageModel, type MicroActs } from "./stage-model.js";
+import { allReduceTensors } from "./tensor-parallel.js";
+
+/** One direction of a stage boundary: frames in send order, each tagged. */
+export interface StageChannel {
+  send(data: Float32Array, tag: number): Promise<void>;
+  recv(tag: number): Promise<Float32Array>;
+}
+
+/** The groups a model-parallel rank talks to (collective/process-groups.ts's ProcessGroups has these). */
+export interface ModelParallelLinks {
+  readonly tensor: Collective;
+  /** The tp × pp ranks sharing this rank's data-parallel index. */
+  readonly model: Collective;
+  /** First and last stage of this rank's pipeline (tied embeddings, pp > 1). */
+  readonly embedding?: Collective | undefined;
+  readonly next?: StageChannel | undefined;
+  readonly prev?: StageChannel | undefined;
+}
+
+export interface ModelParallelOptions {
+  schedule: PipelineScheduleKind;
+  /** full: keep only each block's input per micro-batch and re-run the block in backward. */
+  gradientCheckpointing: "none" | "full" | "selective";
+}
+
+const FORWARD = 0;
+const BACKWARD = 1;
+const inputsOf = (mb: MicroBatch): tf.Tensor2D => tf.tensor2d(mb.inputs, [mb.rows, mb.seqLen], "int32");
+const targetsOf = (mb: MicroBatch): tf.Tensor2D => tf.tensor2d(mb.targets, [mb.rows, mb.seqLen], "int32");
+const tagOf = (kind: number, micro: number): number => ((kind << 20) | micro) >>> 0;
+
+function disposeActs(a: MicroActs): void {
+  const all: (tf.Tensor | undefined)[] = [a.tokens, a.e, a.out, ...a.blocks.flatMap((b) => [b.x, b.a, b.h, b.m])];
+  tf.dispose(all.filter((t): t is tf.Tensor => t !== undefined));
+}
+
+/** Sum of one number over the group in a fixed order, in float64 (the bits travel as two float32 words). */
+async function sumOver(group: Collective, x: number): Promise<number> {
+  if (group.worldSize === 1) return x;
+  const all = await group.allGather(new Float32Array(Float64Array.of(x).buffer));
+  return all.reduce((s, part) => s + (new Float64Array(new Float32Array(part).buffer)[0] as number), 0);
+}
+
+export class ModelParallelObjective implements Objective {
+  readonly shard: StageShard;
+  readonly trainable: StageShard["params"];
+  readonly parallel: ModelParallelStep;
+  private readonly stage: StageModel;
+
+  constructor(
+    readonly config: ModelConfig,
+    readonly place: ModelPlace,
+    private readonly links: ModelParallelLinks,
+    readonly options: ModelParallelOptions,
+  ) {
+    this.shard = stageShard(config, place);
+    this.trainable = this.shard.params;
+    this.stage = new StageModel(config, this.shard, links.tensor, options.gradientCheckpointing !== "full");
+    if (place.pp > 1 && ((!this.shard.first && links.prev === undefined) || (!this.shard.last && links.next === undefined))) {
+      throw new RangeError(`stage ${place.stage} of ${place.pp} needs channels to both neighbours`);
+    }
+    this.parallel = {
+      stepGradients: (trainable, micro, opts) => this.stepGradients(trainable, micro, opts),
+      evalLossSum: (trainable, micro) => this.evalLossSum(trainable, micro),
+      normWeights: this.shard.params.map((p) => (p.primary ? 1 : 0)),
+      sumOverModel: (x) => sumOver(this.links.model, x),
+    };
+  }
+
+  /** This shard of the full model's initialisation: the same values a single rank starts from. */
+  init(seed: number) {
+    return shardArrays(this.shard, initParams(this.config, seed));
+  }
+
+  gradients(): never {
+    throw new RangeError("a model-parallel objective runs whole steps (parallel.stepGradients), not single micro-batches");
+  }
+
+  evalLoss(): never {
+    throw new RangeError("a model-parallel objective evaluates whole batches (parallel.evalLossSum)");
+  }
+
+  /** The checkpointing mode is fixed at construction (the engine recomputes inside its pieces in any mode). */
+  recomputed(): Objective {
+    return this;
+  }
+
+  private async receive(micro: MicroBatch, kind: number, i: number, from: StageChannel): Promise<tf.Tensor3D> {
+    const data = await from.recv(tagOf(kind, i));
+    return tf.tensor3d(data, [micro.rows, micro.seqLen, this.config.dModel]);
+  }
+
+  private async transmit(t: tf.Tensor3D, kind: number, i: number, to: StageChannel): Promise<void> {
+    const data = Float32Array.from((await t.data<"float32">()) as Float32Array);
+    tf.dispose(t);
+    await to.send(data, tagOf(kind, i));
+  }
+
+  private async stepGradients(trainable: readonly tf.Tensor[], micro: readonly MicroBatch[], opts: (i: number) => ForwardOptions): Promise<{ grads: tf.Tensor[]; lossSum: number }> {
+    const { place, shard, links } = this;
+    const acts = new Map<number, MicroActs>();
+    const acc: (tf.Tensor | undefined)[] = new Array<tf.Tensor | undefined>(trainable.length).fill(undefined);
+    let lossSum = 0;
+    try {
+      for (const action of pipelineSchedule(this.options.schedule, place.pp, place.stage, micro.length)) {
+        const i = action.micro;
+        const mb = micro[i] as MicroBatch;
+        if (action.kind === "forward") {
+          const input = shard.first ? { tokens: inputsOf(mb) } : { x: await this.receive(mb, FORWARD, i, links.prev as StageChannel) };
+          const { out, acts: a } = await this.stage.forward(trainable, input, opts(i));
+          acts.set(i, a);
+          if (!shard.last) await this.transmit(out, FORWARD, i, links.next as StageChannel);
+          continue;
+        }
+        const a = acts.get(i) as MicroActs;
+        acts.delete(i);
+        const upstream = shard.last ? { targets: targetsOf(mb) } : { dy: await this.receive(mb, BACKWARD, i, links.next as StageChannel) };
+        const r = await this.stage.backward(trainable, a, upstream, opts(i));
+        if (r.loss !== undefined) lossSum += r.loss;
+        if (r.dx !== undefined) await this.transmit(r.dx, BACKWARD, i, links.prev as StageChannel);
+        for (const [j, g] of r.grads) {
+          const prev = acc[j];
+          if (prev === undefined) acc[j] = g;
+          else {
+            acc[j] = tf.add(prev, g);
+            tf.dispose([prev, g]);
+          }
+        }
+      }
+      if (acc.some((g) => g === undefined)) throw new RangeError(`stage ${place.stage}: a local tensor got no gradient`);
+      // The tied embedding: the first stage's lookup share plus the last stage's head share, on both copies.
+      const tied = this.config.tieEmbeddings && place.pp > 1 ? shard.params.findIndex((p) => p.name === "wte") : -1;
+      if (tied >= 0 && links.embedding !== undefined) {
+        const [sum] = await allReduceTensors(links.embedding, [acc[tied] as tf.Tensor]);
+        acc[tied] = sum;
+      }
+      // Only the last stage's first tensor rank contributes: every rank of the model group learns the same sum.
+      const lossShare = shard.last && place.tpRank === 0 ? lossSum : 0;
+      return { grads: acc as tf.Tensor[], lossSum: await sumOver(links.model, lossShare) };
+    } catch (err) {
+      tf.dispose(acc.filter((g): g is tf.Tensor => g !== undefined));
+      for (const a of acts.values()) disposeActs(a);
+      throw err;
+    }
+  }
+
+  /** Σ over micro-batches of rows × mean loss, the same on every rank of the model group (forwards only, in order). */
+  private async evalLossSum(trainable: readonly tf.Tensor[], micro: readonly MicroBatch[]): Promise<number> {
+    const { shard, links, place } = this;
+    let sum = 0;
+    for (const [i, mb] of micro.entries()) {
+      const input = shard.first ? { tokens: inputsOf(mb) } : { x: await this.receive(mb, FORWARD, i, links.prev as StageChannel) };
+      const { out, acts } = await this.stage.forward(trainable, input, {});
+      disposeActs({ ...acts, out: undefined });
+      if (shard.last) sum += mb.rows * (await this.stage.loss(trainable, out, targetsOf(mb)));
+      else await this.transmit(out, FORWARD, i, links.next as StageChannel);
+    }
+    return sumOver(links.model, shard.last && place.tpRank === 0 ? sum : 0);
+  }
+}
