@@ -21,7 +21,7 @@ describe("a minimal manifest", () => {
     expect(spec.data.s3.region).toBe("us-east-1");
     expect(spec.training.optimizer).toEqual({ type: "adamw", lr: 3e-4, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 });
     expect(spec.training.schedule).toEqual({ type: "cosine", warmupSteps: 0, minLrRatio: 0.1 });
-    expect(spec.parallelism).toEqual({ tensorParallel: 1, pipelineParallel: 1, zeroStage: 0, gradientCheckpointing: "none", colocateTensorParallel: false });
+    expect(spec.parallelism).toEqual({ tensorParallel: 1, pipelineParallel: 1, zeroStage: 0, gradientCheckpointing: "none", pipelineSchedule: "1f1b", colocateTensorParallel: false });
     expect(spec.checkpointing).toEqual({ everySteps: 100, keepLast: 3, saveOnPreemption: true });
     expect(spec.workers).toBe(1);
     expect(spec.resources.gpuResourceName).toBe("nvidia.com/gpu");

@@ -15,7 +15,7 @@ interface Shape {
 function spec({ gpus, tp = 1, pp = 1, batch = 32, micro = 8 }: Shape): LayoutSpec {
   return {
     resources: { gpusPerWorker: gpus } as LayoutSpec["resources"],
-    parallelism: { tensorParallel: tp, pipelineParallel: pp, zeroStage: 0, gradientCheckpointing: "none", colocateTensorParallel: false },
+    parallelism: { tensorParallel: tp, pipelineParallel: pp, zeroStage: 0, gradientCheckpointing: "none", pipelineSchedule: "1f1b", colocateTensorParallel: false },
     training: { globalBatchSize: batch, microBatchSize: micro } as LayoutSpec["training"],
   };
 }

@@ -46,6 +46,12 @@ export const Parallelism = z
       .enum(["none", "full", "selective"])
       .default("none")
       .describe("Recompute activations in backward: none, full (every block), or selective (attention only)."),
+    pipelineSchedule: z
+      .enum(["1f1b", "gpipe"])
+      .default("1f1b")
+      .describe(
+        "Pipeline schedule: 1f1b (one forward, one backward in turn; at most pipelineParallel micro-batches in flight per stage) or gpipe (all forwards, then all backwards). Micro-batches per step: globalBatchSize / (microBatchSize × data-parallel ranks).",
+      ),
     colocateTensorParallel: z
       .boolean()
       .default(false)

@@ -29,7 +29,18 @@ export interface TrainConfig {
   seed: number;
   /** ZeRO stage and activation checkpointing; absent: plain DP, no recomputation. */
   memory?: MemoryConfig;
+  /** Tensor and pipeline parallelism; absent: both 1. */
+  modelParallel?: ModelParallelConfig;
 }
+
+export interface ModelParallelConfig {
+  tensorParallel: number;
+  pipelineParallel: number;
+  schedule: "1f1b" | "gpipe";
+}
+
+/** tensorParallel × pipelineParallel: ranks that hold one copy of the model between them. */
+export const modelParallelRanks = (c: Pick<TrainConfig, "modelParallel">): number => (c.modelParallel?.tensorParallel ?? 1) * (c.modelParallel?.pipelineParallel ?? 1);
 
 export class TrainConfigError extends Error {
   constructor(
@@ -62,15 +73,7 @@ const asZeroStage = (n: number): ZeroStage => {
   throw new TrainConfigError(`${n} is not a ZeRO stage (0-3)`, "parallelism.zeroStage");
 };
 
-/** Tensor and pipeline parallelism are not built yet: refuse them rather than run the job as data-parallel. */
-function refuseModelParallelism(p: Pick<JobSpec["parallelism"], "tensorParallel" | "pipelineParallel">): void {
-  for (const field of ["tensorParallel", "pipelineParallel"] as const) {
-    if (p[field] > 1) throw new TrainConfigError(`${p[field]} is not supported by this trainer yet (only 1: data parallelism with ZeRO)`, `parallelism.${field}`);
-  }
-}
-
 export function trainConfigFromSpec(spec: Pick<JobSpec, "model" | "data" | "training"> & Partial<Pick<JobSpec, "parallelism">>): TrainConfig {
-  if (spec.parallelism !== undefined) refuseModelParallelism(spec.parallelism);
   const model = modelConfigFromSpec(spec);
   const t = spec.training;
   return {
@@ -89,6 +92,9 @@ export function trainConfigFromSpec(spec: Pick<JobSpec, "model" | "data" | "trai
     seed: t.seed,
     ...(spec.parallelism === undefined
       ? {}
-      : { memory: { zeroStage: asZeroStage(spec.parallelism.zeroStage), gradientCheckpointing: spec.parallelism.gradientCheckpointing } }),
+      : {
+          memory: { zeroStage: asZeroStage(spec.parallelism.zeroStage), gradientCheckpointing: spec.parallelism.gradientCheckpointing },
+          modelParallel: { tensorParallel: spec.parallelism.tensorParallel, pipelineParallel: spec.parallelism.pipelineParallel, schedule: spec.parallelism.pipelineSchedule },
+        }),
   };
 }

@@ -28,21 +28,15 @@ describe("memory configuration", () => {
     expect(new Trainer(tinyTrain(), new SoloCollective()).memory).toEqual(PLAIN_DP);
   });
 
-  it("refuses tensor and pipeline parallelism, naming the field, instead of running the job as data-parallel", () => {
-    for (const [field, parallelism] of [
-      ["parallelism.tensorParallel", { tensorParallel: 2 }],
-      ["parallelism.pipelineParallel", { pipelineParallel: 2 }],
-    ] as const) {
-      const parsed = parseJob({
-        apiVersion: "gantry.dev/v1alpha1",
-        kind: "LLMTrainingJob",
-        metadata: { name: "m" },
-        spec: { workers: 2, data: { source: "s3://corpora/web", tokenizer: "bytes" }, training: { steps: 10 }, parallelism },
-      });
-      if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
-      expect(() => trainConfigFromSpec(parsed.job.spec)).toThrow(TrainConfigError);
-      expect(() => trainConfigFromSpec(parsed.job.spec)).toThrow(field);
-    }
+  it("threads tensorParallel, pipelineParallel and pipelineSchedule into TrainConfig.modelParallel", () => {
+    const parsed = parseJob({
+      apiVersion: "gantry.dev/v1alpha1",
+      kind: "LLMTrainingJob",
+      metadata: { name: "m" },
+      spec: { workers: 4, data: { source: "s3://corpora/web", tokenizer: "bytes" }, training: { steps: 10 }, parallelism: { tensorParallel: 2, pipelineParallel: 2, pipelineSchedule: "gpipe" } },
+    });
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
+    expect(trainConfigFromSpec(parsed.job.spec).modelParallel).toEqual({ tensorParallel: 2, pipelineParallel: 2, schedule: "gpipe" });
   });
 
   it("refuses ZeRO-3 for an objective that trains a subset, checkpointing for one without a recomputing variant, and ZeRO on a collective without shard ops", () => {
