@@ -57,7 +57,17 @@ async function sumOver(group: Collective, x: number): Promise<number> {
   return all.reduce((s, part) => s + (new Float64Array(new Float32Array(part).buffer)[0] as number), 0);
 }
 
+/** Where a stage's step time went: the schedule's span, and the part spent waiting for a neighbour (the bubble). */
+export interface PipelineProfile {
+  steps: number;
+  /** From the schedule's first action to its last, summed over steps. */
+  scheduleMs: number;
+  /** Awaiting activations or gradients from a neighbour stage, summed over steps. */
+  waitMs: number;
+}
+
 export class ModelParallelObjective implements Objective {
+  readonly profile: PipelineProfile = { steps: 0, scheduleMs: 0, waitMs: 0 };
   readonly shard: StageShard;
   readonly trainable: StageShard["params"];
   readonly parallel: ModelParallelStep;
@@ -102,7 +112,9 @@ export class ModelParallelObjective implements Objective {
   }
 
   private async receive(micro: MicroBatch, kind: number, i: number, from: StageChannel): Promise<tf.Tensor3D> {
+    const began = performance.now();
     const data = await from.recv(tagOf(kind, i));
+    this.profile.waitMs += performance.now() - began;
     return tf.tensor3d(data, [micro.rows, micro.seqLen, this.config.dModel]);
   }
 
@@ -117,6 +129,7 @@ export class ModelParallelObjective implements Objective {
     const acts = new Map<number, MicroActs>();
     const acc: (tf.Tensor | undefined)[] = new Array<tf.Tensor | undefined>(trainable.length).fill(undefined);
     let lossSum = 0;
+    const began = performance.now();
     try {
       for (const action of pipelineSchedule(this.options.schedule, place.pp, place.stage, micro.length)) {
         const i = action.micro;
@@ -143,6 +156,8 @@ export class ModelParallelObjective implements Objective {
           }
         }
       }
+      this.profile.steps++;
+      this.profile.scheduleMs += performance.now() - began;
       if (acc.some((g) => g === undefined)) throw new RangeError(`stage ${place.stage}: a local tensor got no gradient`);
       // The tied embedding: the first stage's lookup share plus the last stage's head share, on both copies.
       const tied = this.config.tieEmbeddings && place.pp > 1 ? shard.params.findIndex((p) => p.name === "wte") : -1;

@@ -17,6 +17,8 @@ import {
 import { CorruptCheckpointError } from "../checkpoint/errors.js";
 import { RendezvousConfigError } from "../collective/errors.js";
 import { ModelConfigError } from "../model/model-config.js";
+import { LayoutError } from "../parallel/layout.js";
+import { PartitionError } from "../parallel/partition.js";
 import { ParamImportError } from "../model/param-io.js";
 import { TrainConfigError } from "../train/train-config.js";
 import { ConfigError } from "../runtime/run-config.js";
@@ -38,7 +40,9 @@ function codeOf(err: unknown): string | undefined {
 export function exitFor(err: unknown): ExitDecision {
   const message = err instanceof Error ? err.message : String(err);
   const is = (...types: (abstract new (...args: never[]) => unknown)[]) => types.some((t) => err instanceof t);
-  if (is(ConfigError, TrainConfigError, ModelConfigError, RendezvousConfigError, ParamImportError, UnsupportedSourceError, StreamRepartitionError)) return { code: EXIT.badConfig, message };
+  if (is(ConfigError, TrainConfigError, ModelConfigError, RendezvousConfigError, ParamImportError, UnsupportedSourceError, StreamRepartitionError, LayoutError, PartitionError)) {
+    return { code: EXIT.badConfig, message };
+  }
   if (is(CorruptShardError, ChecksumMismatchError, InvalidManifestError, FingerprintMismatchError, InvalidTextRecordError, InvalidResumeStateError, ResumeStateConflictError, MissingResumeStateError, CorruptCheckpointError)) {
     return { code: EXIT.badData, message };
   }

@@ -11,12 +11,17 @@ import { CheckpointReader } from "../checkpoint/checkpoint-reader.js";
 import { openCheckpointStore, type CheckpointStore } from "../checkpoint/checkpoint-store.js";
 import { CheckpointWriter, type CommittedCheckpoint } from "../checkpoint/checkpoint-writer.js";
 import { CorruptCheckpointError } from "../checkpoint/errors.js";
+import type { NamedArray } from "../checkpoint/named-array.js";
 import type { Collective } from "../collective/collective.js";
 import { connectCollective } from "../collective/connect-ring.js";
+import { connectProcessGroups, type ProcessGroups } from "../collective/process-groups.js";
 import { RedisAddressBook } from "../collective/rendezvous.js";
 import { flopsPerToken, parameterCount } from "../model/param-layout.js";
 import { Trainer } from "../train/trainer.js";
-import { trainConfigFromSpec } from "../train/train-config.js";
+import { modelParallelRanks, trainConfigFromSpec } from "../train/train-config.js";
+import { consolidateState } from "../parallel/consolidate.js";
+import { layoutLabel } from "../parallel/layout.js";
+import { splitModelSetup } from "./split-model-setup.js";
 import { lossCurveSvg, type LossPoint } from "../runtime/loss-plot.js";
 import type { TrainerLogger } from "../runtime/log.js";
 import { ProgressThrottle, etaSeconds, progressFields } from "../runtime/progress-record.js";
@@ -101,7 +106,7 @@ export async function runTrainingJob(cfg: RunConfig, deps: RunDeps): Promise<Run
   log.info("model", { parameters: parameterCount(train.model), flopsPerToken: flopsPerToken(train.model), totalSteps: total, worldSize, backend });
 
   if (worldSize > 1 && deps.redis === undefined) throw new ConfigError(`a world of ${worldSize} ranks meets through Redis, but ${"REDIS_URL"} is not set`);
-  const collective: Collective = await connectCollective({
+  const connect = {
     rank,
     worldSize,
     book: new RedisAddressBook(deps.redis as Redis, cfg.job.uid, attempt),
@@ -111,7 +116,16 @@ export async function runTrainingJob(cfg: RunConfig, deps: RunDeps): Promise<Run
     port: cfg.port,
     ...(deps.peerTimeoutMs === undefined ? {} : { peerTimeoutMs: deps.peerTimeoutMs }),
     ...(deps.rendezvousTimeoutMs === undefined ? {} : { rendezvousTimeoutMs: deps.rendezvousTimeoutMs }),
-  });
+  };
+  // A split model (tensor or pipeline parallel) talks in groups: the Trainer's collective is the data-parallel
+  // group, the world ring keeps barriers, stop votes and validation.
+  const split = modelParallelRanks(train) > 1;
+  const groups: ProcessGroups | undefined = split
+    ? await connectProcessGroups({ ...connect, tensorParallel: train.modelParallel?.tensorParallel ?? 1, pipelineParallel: train.modelParallel?.pipelineParallel ?? 1 })
+    : undefined;
+  const world: Collective = groups?.world ?? (await connectCollective(connect));
+  const collective: Collective = groups?.data ?? world;
+  if (groups !== undefined) log.info("layout", { layout: layoutLabel(groups.degrees), dp: groups.coords.dp, tp: groups.coords.tp, pp: groups.coords.pp });
   let feed: DataFeed | undefined;
   let trainer: Trainer | undefined;
   let setup: TrainingSetup | undefined;
@@ -129,17 +143,21 @@ export async function runTrainingJob(cfg: RunConfig, deps: RunDeps): Promise<Run
     }
     // Fence out older attempts before this one commits anything (rank 0 is the only committer).
     if (rank === 0) await resumeStore?.claim(attempt, latest?.step ?? -1);
-    const place = { jobUid: cfg.job.uid, attempt, rank, worldSize, contextLength: context, collective };
+    // Data goes by data-parallel rank: the tensor and pipeline peers of a replica read the same rows.
+    const place = { jobUid: cfg.job.uid, attempt, rank: groups?.coords.dp ?? rank, worldSize: groups?.degrees.dp ?? worldSize, contextLength: context, collective };
     feed = await openDataFeed(spec.data, spec.training, place, deps.s3, resume);
 
     // What is trained (all weights, or adapters on a frozen pretrained base) and where it starts.
     setup = await objectiveForSpec(spec, train, deps.s3 === undefined ? {} : { s3: deps.s3 });
+    let local = (arrays: NamedArray[]): NamedArray[] => arrays;
+    if (groups !== undefined) ({ setup, local } = splitModelSetup(setup, spec, train, groups));
     log.info("objective", { kind: setup.plan.kind, trainable: setup.counts.trainable, parameters: setup.counts.model });
     let start = 0;
     if (latest !== undefined) {
       setup.checkResume(latest.manifest, `${cfg.checkpointUri.replace(/\/$/, "")}/${latest.dir}`);
-      trainer = new Trainer(train, collective, { params: latest.weights, objective: setup.objective });
-      trainer.importState({ params: latest.weights, optimizer: latest.optimizer });
+      const weights = local(latest.weights);
+      trainer = new Trainer(train, collective, { params: weights, objective: setup.objective });
+      trainer.importState({ params: weights, optimizer: local(latest.optimizer) });
       if (trainer.optimizerSteps !== latest.step) throw new CorruptCheckpointError(latest.dir, `its optimizer has taken ${trainer.optimizerSteps} steps, its manifest says ${latest.step}`);
       start = latest.step;
     } else {
@@ -156,7 +174,7 @@ export async function runTrainingJob(cfg: RunConfig, deps: RunDeps): Promise<Run
       let sum = 0;
       for (const rows of validationSet) sum += await (trainer as Trainer).evaluate(rows);
       const mean = Float32Array.of(sum / validationSet.length);
-      await collective.allReduceSum([mean]);
+      await world.allReduceSum([mean]);
       const loss = (mean[0] ?? NaN) / worldSize;
       if (rank === 0) {
         history.validation.push({ step: done - 1, loss });
@@ -174,13 +192,24 @@ export async function runTrainingJob(cfg: RunConfig, deps: RunDeps): Promise<Run
       deps.redis.hset(progressKey(cfg.job.uid), fields).catch((err: unknown) => log.warn("progress not published", { error: String(err) }));
     };
 
+    // The step of the last save begun, known to every rank alike (lastCheckpoint is rank 0's and lags its upload):
+    // a save is collective for a split model or under ZeRO, so every rank must decide it the same way.
+    let lastSaveStep = -1;
     const checkpoint = async (step: number): Promise<void> => {
+      lastSaveStep = step;
       const dataState = await (feed as DataFeed).stateAt(step);
       lastSaveAt = Date.now();
       const t = trainer as Trainer;
+      // A split model is saved whole: replica 0's model group gathers its shards (every rank exports: ZeRO gathers).
+      let whole: Awaited<ReturnType<Trainer["exportState"]>> | undefined;
+      if (groups !== undefined) {
+        const mine = await t.exportState();
+        if (groups.coords.dp !== 0) return;
+        whole = await consolidateState(train.model, groups.degrees, rank, groups.model, mine);
+      }
       // Under ZeRO every rank saves its own shard (no collective: the step loop's collectives must stay in step).
       const stage = t.memory.zeroStage;
-      const sharded = stage !== 0 && worldSize > 1 ? { stage, shard: await t.exportShard(), saveId: `${attempt}:${step}` } : undefined;
+      const sharded = stage !== 0 && worldSize > 1 && groups === undefined ? { stage, shard: await t.exportShard(), saveId: `${attempt}:${step}` } : undefined;
       if (rank !== 0) {
         if (sharded === undefined) return;
         const previous = pending;
@@ -191,7 +220,9 @@ export async function runTrainingJob(cfg: RunConfig, deps: RunDeps): Promise<Run
         return;
       }
       const state =
-        sharded === undefined
+        whole !== undefined
+          ? whole
+          : sharded === undefined
           ? await t.exportState()
           : { params: sharded.stage === 3 ? [] : await t.exportParams(), optimizer: [] };
       const sharding =
@@ -216,7 +247,13 @@ export async function runTrainingJob(cfg: RunConfig, deps: RunDeps): Promise<Run
           datasetFingerprint: (feed as DataFeed).fingerprint,
           dataState,
           // Enough to rebuild the model from the checkpoint alone (gantry-generate, the Hugging Face export).
-          extra: { model: JSON.stringify(train.model), tokenizer: spec.data.tokenizer, ...setup?.checkpointExtra },
+          extra: {
+            model: JSON.stringify(train.model),
+            tokenizer: spec.data.tokenizer,
+            ...setup?.checkpointExtra,
+            // The layout it was saved from (dp x tp x pp); the files hold the whole model, loadable at any layout.
+            ...(groups === undefined ? {} : { layout: layoutLabel(groups.degrees) }),
+          },
         });
         // The data position commits only after the checkpoint it belongs to: the fence's step is the checkpoint's.
         await resumeStore?.commit(dataState);
@@ -253,13 +290,13 @@ export async function runTrainingJob(cfg: RunConfig, deps: RunDeps): Promise<Run
       if (failure !== undefined) throw failure;
       const every = spec.data.validation?.everySteps;
       if (every !== undefined && (done % every === 0 || done === total)) await evaluate(done);
-      const vote = await stop.vote(collective, rank === 0 && everyMs > 0 && Date.now() - lastSaveAt >= everyMs);
+      const vote = await stop.vote(world, rank === 0 && everyMs > 0 && Date.now() - lastSaveAt >= everyMs);
       if (vote.stop) {
         log.warn("stopping", { step: done, reason: stop.reason });
-        if (spec.checkpointing.saveOnPreemption && done !== lastCheckpoint?.step) await checkpoint(done);
+        if (spec.checkpointing.saveOnPreemption && done !== lastSaveStep) await checkpoint(done);
         await pending;
         if (failure !== undefined) throw failure;
-        await collective.barrier();
+        await world.barrier();
         return { kind: "preempted", step: done, backend, ...(lastCheckpoint ? { checkpoint: lastCheckpoint } : {}), losses, validation: history.validation };
       }
       if (done === total || done % spec.checkpointing.everySteps === 0 || vote.save) await checkpoint(done);
@@ -267,12 +304,12 @@ export async function runTrainingJob(cfg: RunConfig, deps: RunDeps): Promise<Run
     await pending;
     if (failure !== undefined) throw failure;
     // Rank 0 exits 0 only after the final checkpoint committed; the others wait for it, so none exits early.
-    await collective.barrier();
+    await world.barrier();
     return { kind: "finished", step: total, backend, ...(lastCheckpoint ? { checkpoint: lastCheckpoint } : {}), losses, validation: history.validation };
   } finally {
     trainer?.dispose();
     setup?.dispose();
     await feed?.close().catch(() => undefined);
-    await collective.close().catch(() => undefined);
+    await (groups ?? world).close().catch(() => undefined);
   }
 }
