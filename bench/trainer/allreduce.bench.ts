@@ -6,7 +6,8 @@ import { fork, type ChildProcess } from "node:child_process";
 import { createServer, connect, type AddressInfo } from "node:net";
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
-import { DEFAULT_BUCKET_BYTES, connectCollective, type AddressBook } from "@gantry/trainer";
+import { DEFAULT_BUCKET_BYTES, connectCollective } from "@gantry/trainer";
+import { IpcAddressBook, relayAddressBooks } from "../ipc-address-book.js";
 import { median } from "../stats.js";
 import { printResult, printTable } from "../table.js";
 
@@ -20,29 +21,10 @@ const PIECE_BYTES = Number(process.env["ALLREDUCE_PIECE_KB"] ?? 1024) * 1024;
 const REPEATS = Number(process.env["ALLREDUCE_REPEATS"] ?? 3);
 const SELF = fileURLToPath(import.meta.url);
 
-type ToParent = { kind: "register"; rank: number; address: string } | { kind: "result"; rank: number; seconds: number; check: number } | { kind: "raw"; seconds: number; bytes: number } | { kind: "port"; port: number };
-type ToChild = { kind: "book"; entries: Record<string, string> } | { kind: "port"; port: number };
+type ToParent = { kind: "result"; rank: number; seconds: number; check: number } | { kind: "raw"; seconds: number; bytes: number } | { kind: "port"; port: number };
 
 const send = (m: ToParent) => process.send?.(m);
 const seconds = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e9;
-
-/** Addresses exchanged through the parent over the fork IPC channel. */
-class IpcAddressBook implements AddressBook {
-  readonly group = "bench";
-  private latest: Record<string, string> = {};
-  constructor() {
-    process.on("message", (m: ToChild) => {
-      if (m.kind === "book") this.latest = m.entries;
-    });
-  }
-  register(rank: number, address: string): Promise<void> {
-    send({ kind: "register", rank, address });
-    return Promise.resolve();
-  }
-  entries(): Promise<Record<string, string>> {
-    return Promise.resolve(this.latest);
-  }
-}
 
 async function rankMain(rank: number, worldSize: number, bucketBytes: number): Promise<void> {
   const dbg = (s: string) => process.env["BENCH_DEBUG"] && console.error(`rank ${rank}: ${s}`);
@@ -146,15 +128,12 @@ async function measureRaw(): Promise<number> {
 
 async function measureRing(n: number, role: "rank" | "raw-ring", arg: number): Promise<{ seconds: number; check: number[] }> {
   const children = Array.from({ length: n }, (_, rank) => spawnChild([role, String(rank), String(n), String(arg)]));
-  const entries: Record<string, string> = {};
+  const stopRelay = relayAddressBooks(children);
   const results: (ToParent & { kind: "result" })[] = [];
   await new Promise<void>((resolve) => {
     for (const child of children) {
       child.on("message", (m: ToParent) => {
-        if (m.kind === "register") {
-          entries[String(m.rank)] = m.address;
-          for (const c of children) c.send({ kind: "book", entries } satisfies ToChild);
-        } else if (m.kind === "result") {
+        if (m.kind === "result") {
           results.push(m);
           if (results.length === n) resolve();
         }
@@ -162,6 +141,7 @@ async function measureRing(n: number, role: "rank" | "raw-ring", arg: number): P
     }
   });
   await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once("exit", r)))));
+  stopRelay();
   return { seconds: Math.max(...results.map((r) => r.seconds)), check: results.map((r) => r.check) };
 }
 
