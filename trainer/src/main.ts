@@ -62,4 +62,8 @@ function runLocalRanks(local: number): Promise<number> {
 
 const local = Number(process.env[POD_ENV.localWorldSize] ?? 1);
 const localRank = process.env[LOCAL_RANK];
-process.exitCode = localRank === undefined && local > 1 ? await runLocalRanks(local) : await runRank(Number(localRank ?? 0));
+const code = localRank === undefined && local > 1 ? await runLocalRanks(local) : await runRank(Number(localRank ?? 0));
+process.exitCode = code;
+// The code is chosen, but closing sockets and flushing logs take a moment: a SIGTERM in it (the operator tearing down
+// a failed gang) must exit with the chosen code, not die of the signal (143).
+for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => process.exit(code));
