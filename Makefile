@@ -5,7 +5,7 @@ SHELL := /bin/bash
 NPM ?= npm
 NODE_MAJOR := $(shell node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
 
-.PHONY: help setup build typecheck lint test test-unit test-integration crds crds-check validate demo bench bench-api bench-operator bench-dataloader bench-dataloader-memory bench-dataloader-tokenize bench-trainer bench-memory bench-peft bench-inference \
+.PHONY: help setup build typecheck lint test test-unit test-integration crds crds-check validate demo bench bench-api bench-operator bench-dataloader bench-dataloader-memory bench-dataloader-tokenize bench-trainer bench-memory bench-peft bench-inference bench-parallel \
 	cluster-deps cluster-build cluster-up cluster-down cluster-status operator clean
 
 help: ## List the targets
@@ -68,7 +68,7 @@ validate: ## Validate the example jobs offline, as the operator will
 demo: build ## The whole story on this machine: a 2-worker job trains, a spot node is reclaimed, it resumes exactly and succeeds
 	npx tsx demo/demo.ts
 
-bench: bench-api bench-operator bench-dataloader bench-dataloader-memory bench-dataloader-tokenize bench-trainer bench-memory bench-peft bench-inference ## Run every benchmark
+bench: bench-api bench-operator bench-dataloader bench-dataloader-memory bench-dataloader-tokenize bench-trainer bench-memory bench-peft bench-inference bench-parallel ## Run every benchmark
 
 bench-api: build ## Validation throughput: parseJob against the bare schema
 	npx tsx bench/api/validate.bench.ts
@@ -96,6 +96,9 @@ bench-peft: build ## LoRA r = 4, 8, 16 against full fine-tuning; distillation st
 
 bench-inference: build ## Generation with and without the KV cache per attention variant; speculative decoding; int8 and Wanda
 	npx tsx bench/inference/inference.bench.ts
+
+bench-parallel: build ## DP, TP, PP (GPipe, 1F1B) and combinations as one process per rank: tokens/s, bytes vs theory, params/rank, pipeline bubble vs theory
+	npx tsx bench/parallel/parallel.bench.ts
 
 bench-operator: build ## The operator on the local cluster: 100 jobs × 8 workers, writes, no-op resync, RSS at 1000 jobs
 	npx tsx bench/operator/operator.bench.ts
