@@ -4,35 +4,22 @@
 // the reverse, each ending where a single rank's uninterrupted run ends (within float32 rounding, 2e-5; a constant
 // learning rate, so a 4-step run's state is a 6-step run's at step 4); and a dead stage peer makes every other rank
 // exit retryable instead of hanging.
-import { cpSync, existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { pathToFileURL } from "node:url";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { cpSync, existsSync } from "node:fs";
+import { describe, expect, inject, it } from "vitest";
 import { EXIT } from "@gantry/crds";
 import { CheckpointReader, FileCheckpointStore, type NamedArray } from "@gantry/trainer";
 import { latestStep, manifestPath } from "../support/checkpoint-files.js";
-import { writeTokenDataset } from "../support/token-dataset.js";
-import { TrainerProcesses, exited, stepLogged, type TrainerRun } from "../support/trainer-process.js";
+import { exited, stepLogged, trainerTestbed, type TrainerRun } from "../support/trainer-process.js";
 import { waitFor } from "../support/wait.js";
 
 const env = inject("cluster");
 const STEPS = 6;
-let dir: string;
-let data: string;
-let trainers: TrainerProcesses;
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "gantry-3d-"));
-  data = await writeTokenDataset(dir, 80);
-  trainers = new TrainerProcesses(env, dir);
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const bed = trainerTestbed(env, "gantry-3d-", 80);
 
 const spec = (world: number, tp: number, pp: number, steps: number, dropout: number) => ({
   workers: world,
   model: { preset: "tiny", layers: 2, dModel: 32, heads: 2, contextLength: 16, dropout },
-  data: { source: pathToFileURL(data).href, format: "tokens", tokenizer: "bytes" },
+  data: { source: bed.source, format: "tokens", tokenizer: "bytes" },
   training: { steps, globalBatchSize: 8, microBatchSize: 2, logEverySteps: 1, seed: 7, optimizer: { lr: 0.01 }, schedule: { type: "constant", warmupSteps: 2 } },
   parallelism: { tensorParallel: tp, pipelineParallel: pp },
   checkpointing: { everySteps: 2, keepLast: 10 },
@@ -51,42 +38,42 @@ function maxDiff(a: readonly NamedArray[], b: readonly NamedArray[]): number {
 
 /** A run of `to` that starts from `from`'s checkpoints (the same job uid, so its data position resumes too). */
 function continued(from: TrainerRun, name: string, s: ReturnType<typeof spec>): TrainerRun {
-  const run = { ...trainers.run(name, s.workers, s), uid: from.uid };
+  const run = { ...bed.trainers.run(name, s.workers, s), uid: from.uid };
   cpSync(from.ckpt, run.ckpt, { recursive: true });
   return run;
 }
 
 describe("TP 2 × PP 2 on 4 ranks", () => {
   it("resumes bitwise after a SIGKILL, dropout included, and records its layout", async () => {
-    const straight = trainers.run("straight", 4, spec(4, 2, 2, STEPS, 0.1));
-    await trainers.finish(straight, 0);
+    const straight = bed.trainers.run("straight", 4, spec(4, 2, 2, STEPS, 0.1));
+    await bed.trainers.finish(straight, 0);
     const want = await load(straight, STEPS);
     expect(want.manifest.extra?.["layout"]).toBe("1x2x2");
     expect(want.weights.find((w) => w.name === "wte")?.shape).toEqual([256, 32]);
 
-    const killed = trainers.run("killed", 4, spec(4, 2, 2, STEPS, 0.1));
-    const ranks = trainers.start(killed, 0);
+    const killed = bed.trainers.run("killed", 4, spec(4, 2, 2, STEPS, 0.1));
+    const ranks = bed.trainers.start(killed, 0);
     const ends = ranks.map(exited);
     await waitFor("the step-4 checkpoint", () => existsSync(manifestPath(killed.ckpt, 4)), (x) => x, { timeoutMs: 180_000, intervalMs: 20 });
     for (const r of ranks) r.kill("SIGKILL");
     for (const k of await Promise.all(ends)) expect(k.signal === "SIGKILL" || k.code === EXIT.retryable, k.output).toBe(true);
     expect(latestStep(killed.ckpt)).toBeLessThan(STEPS);
-    await trainers.finish(killed, 1);
+    await bed.trainers.finish(killed, 1);
     const got = await load(killed, STEPS);
     expect(bytesOf(got.weights).equals(bytesOf(want.weights)), "resumed weights").toBe(true);
     expect(bytesOf(got.optimizer).equals(bytesOf(want.optimizer)), "resumed moments").toBe(true);
   });
 
   it("re-shards on load: TP 2 × PP 2 → one rank and one rank → TP 2 × PP 2 both end where one rank's run ends", async () => {
-    const single = trainers.run("single", 1, spec(1, 1, 1, STEPS, 0));
-    const split4 = trainers.run("split-4", 4, spec(4, 2, 2, 4, 0));
-    const single4 = trainers.run("single-4", 1, spec(1, 1, 1, 4, 0));
-    await Promise.all([trainers.finish(single, 0), trainers.finish(split4, 0), trainers.finish(single4, 0)]);
+    const single = bed.trainers.run("single", 1, spec(1, 1, 1, STEPS, 0));
+    const split4 = bed.trainers.run("split-4", 4, spec(4, 2, 2, 4, 0));
+    const single4 = bed.trainers.run("single-4", 1, spec(1, 1, 1, 4, 0));
+    await Promise.all([bed.trainers.finish(single, 0), bed.trainers.finish(split4, 0), bed.trainers.finish(single4, 0)]);
     // The same step-4 model whichever layout trained it.
     expect(maxDiff((await load(split4, 4)).weights, (await load(single4, 4)).weights)).toBeLessThan(2e-5);
     const toSingle = continued(split4, "to-single", spec(1, 1, 1, STEPS, 0));
     const toSplit = continued(single4, "to-split", spec(4, 2, 2, STEPS, 0));
-    await Promise.all([trainers.finish(toSingle, 1), trainers.finish(toSplit, 1)]);
+    await Promise.all([bed.trainers.finish(toSingle, 1), bed.trainers.finish(toSplit, 1)]);
     const want = await load(single, STEPS);
     for (const run of [toSingle, toSplit]) {
       const got = await load(run, STEPS);
@@ -96,8 +83,8 @@ describe("TP 2 × PP 2 on 4 ranks", () => {
   });
 
   it("a dead stage peer makes every other rank exit retryable, without hanging", async () => {
-    const run = trainers.run("dead-peer", 4, spec(4, 2, 2, 200, 0));
-    const ranks = trainers.start(run, 0, { logLevel: "info" });
+    const run = bed.trainers.run("dead-peer", 4, spec(4, 2, 2, 200, 0));
+    const ranks = bed.trainers.start(run, 0, { logLevel: "info" });
     const ends = ranks.map(exited);
     await stepLogged(ranks[0], 2);
     // Rank 2 is stage 1 of tensor rank 0 (Megatron order with dp = 1: rank = pp·tp + tp).

@@ -1,11 +1,14 @@
 // Trainer ranks as the operator starts them: trainer/src/main.ts in child processes with the pod environment
 // contract, on loopback, meeting through the real Redis. Checkpoints go to a local directory or to the local S3.
 import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { expect } from "vitest";
+import { afterAll, beforeAll, expect } from "vitest";
 import { EXIT, POD_ENV } from "@gantry/crds";
 import { REPO_ROOT, type ClusterEnv } from "./cluster-env.js";
+import { writeTokenDataset } from "./token-dataset.js";
 
 const MAIN = join(REPO_ROOT, "trainer", "src", "main.ts");
 
@@ -99,4 +102,23 @@ export function exited(p: ChildProcess): Promise<RankExit> {
 export function stepLogged(p: ChildProcess | undefined, step: number): Promise<void> {
   const line = new RegExp(`"message":"step".*"step":${step}\\b`);
   return new Promise((resolve) => p?.stdout?.on("data", (d: Buffer) => line.test(d.toString()) && resolve()));
+}
+
+export interface TrainerTestbed {
+  /** file:// URI of the token dataset. */
+  readonly source: string;
+  readonly trainers: TrainerProcesses;
+}
+
+/** For one test file: a temporary directory with a token dataset of `docs` documents, and trainer ranks over it. */
+export function trainerTestbed(env: ClusterEnv, prefix: string, docs: number): TrainerTestbed {
+  let dir = "";
+  const bed = { source: "", trainers: undefined as unknown as TrainerProcesses };
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), prefix));
+    bed.source = pathToFileURL(await writeTokenDataset(dir, docs)).href;
+    bed.trainers = new TrainerProcesses(env, dir);
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  return bed;
 }
