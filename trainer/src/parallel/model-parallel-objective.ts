@@ -11,7 +11,7 @@ import { initParams } from "../model/init-params.js";
 import type { ModelConfig } from "../model/model-config.js";
 import type { MicroBatch } from "../train/micro-batches.js";
 import type { ModelParallelStep, Objective } from "../train/objective.js";
-import { shardArrays, stageShard, type ModelPlace, type StageShard } from "./partition.js";
+import { PartitionError, shardArrays, stageShard, type ModelPlace, type StageShard } from "./partition.js";
 import { pipelineSchedule, type PipelineScheduleKind } from "./pipeline-schedule.js";
 import { StageModel, type MicroActs } from "./stage-model.js";
 import { allReduceTensors } from "./tensor-parallel.js";
@@ -83,14 +83,48 @@ export class ModelParallelObjective implements Objective {
     this.trainable = this.shard.params;
     this.stage = new StageModel(config, this.shard, links.tensor, options.gradientCheckpointing !== "full");
     if (place.pp > 1 && ((!this.shard.first && links.prev === undefined) || (!this.shard.last && links.next === undefined))) {
-      throw new RangeError(`stage ${place.stage} of ${place.pp} needs channels to both neighbours`);
+      throw new PartitionError(`stage ${place.stage} of ${place.pp} needs channels to both neighbours`, "parallelism.pipelineParallel");
     }
     this.parallel = {
       stepGradients: (trainable, micro, opts) => this.stepGradients(trainable, micro, opts),
       evalLossSum: (trainable, micro) => this.evalLossSum(trainable, micro),
       normWeights: this.shard.params.map((p) => (p.primary ? 1 : 0)),
       sumOverModel: (x) => sumOver(this.links.model, x),
+      syncReplicas: (params) => this.syncReplicas(params),
     };
+  }
+
+  /**
+   * Copies every replica from its primary: tensor rank 0's replicated tensors over the tensor group, stage 0's token
+   * embedding to the last stage's tied copy. Needed when the data group has 3 or more ranks: its all-reduce sums an
+   * element in an order set by the element's offset in the rank's flat buffer, the offsets of a replica differ
+   * between ranks, and a sum of three or more floats depends on its order (of two, it does not).
+   */
+  private async syncReplicas(params: readonly tf.Tensor[]): Promise<tf.Tensor[]> {
+    const out = [...params];
+    const copy = async (group: Collective | undefined, at: readonly number[]) => {
+      if (group === undefined || group.worldSize === 1 || at.length === 0) return;
+      const parts = await Promise.all(at.map(async (i) => Float32Array.from((await (out[i] as tf.Tensor).data<"float32">()) as Float32Array)));
+      const flat = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+      let o = 0;
+      for (const p of parts) {
+        flat.set(p, o);
+        o += p.length;
+      }
+      await group.broadcast(flat, 0);
+      o = 0;
+      for (const i of at) {
+        const t = out[i] as tf.Tensor;
+        out[i] = tf.tensor(flat.subarray(o, o + t.size), t.shape, "float32");
+        o += t.size;
+        tf.dispose(t);
+      }
+    };
+    const replicas = this.shard.params.flatMap((p, i) => (p.slice === undefined ? [i] : []));
+    await copy(this.links.tensor, replicas);
+    const tied = this.config.tieEmbeddings && this.place.pp > 1 ? this.shard.params.flatMap((p, i) => (p.name === "wte" ? [i] : [])) : [];
+    await copy(this.links.embedding, tied);
+    return out;
   }
 
   /** This shard of the full model's initialisation: the same values a single rank starts from. */
@@ -106,7 +140,7 @@ export class ModelParallelObjective implements Objective {
     throw new RangeError("a model-parallel objective evaluates whole batches (parallel.evalLossSum)");
   }
 
-  /** The checkpointing mode is fixed at construction (the engine recomputes inside its pieces in any mode). */
+  /** The checkpointing mode is fixed at construction (stepGradients applies it). */
   recomputed(): Objective {
     return this;
   }
@@ -126,6 +160,8 @@ export class ModelParallelObjective implements Objective {
 
   private async stepGradients(trainable: readonly tf.Tensor[], micro: readonly MicroBatch[], opts: (i: number) => ForwardOptions): Promise<{ grads: tf.Tensor[]; lossSum: number }> {
     const { place, shard, links } = this;
+    // selective: the attention core's scores and probabilities are recomputed in backward (attention-core.ts).
+    const withRecompute = (o: ForwardOptions): ForwardOptions => (this.options.gradientCheckpointing === "selective" ? { ...o, recomputeAttention: true } : o);
     const acts = new Map<number, MicroActs>();
     const acc: (tf.Tensor | undefined)[] = new Array<tf.Tensor | undefined>(trainable.length).fill(undefined);
     let lossSum = 0;
@@ -136,15 +172,15 @@ export class ModelParallelObjective implements Objective {
         const mb = micro[i] as MicroBatch;
         if (action.kind === "forward") {
           const input = shard.first ? { tokens: inputsOf(mb) } : { x: await this.receive(mb, FORWARD, i, links.prev as StageChannel) };
-          const { out, acts: a } = await this.stage.forward(trainable, input, opts(i));
+          const { out, acts: a } = await this.stage.forward(trainable, input, withRecompute(opts(i)));
           acts.set(i, a);
           if (!shard.last) await this.transmit(out, FORWARD, i, links.next as StageChannel);
           continue;
         }
         const a = acts.get(i) as MicroActs;
-        acts.delete(i);
         const upstream = shard.last ? { targets: targetsOf(mb) } : { dy: await this.receive(mb, BACKWARD, i, links.next as StageChannel) };
-        const r = await this.stage.backward(trainable, a, upstream, opts(i));
+        acts.delete(i); // the backward frees them from here on
+        const r = await this.stage.backward(trainable, a, upstream, withRecompute(opts(i)));
         if (r.loss !== undefined) lossSum += r.loss;
         if (r.dx !== undefined) await this.transmit(r.dx, BACKWARD, i, links.prev as StageChannel);
         for (const [j, g] of r.grads) {
@@ -158,7 +194,8 @@ export class ModelParallelObjective implements Objective {
       }
       this.profile.steps++;
       this.profile.scheduleMs += performance.now() - began;
-      if (acc.some((g) => g === undefined)) throw new RangeError(`stage ${place.stage}: a local tensor got no gradient`);
+      const missing = acc.findIndex((g) => g === undefined);
+      if (missing >= 0) throw new PartitionError(`stage ${place.stage}: ${shard.params[missing]?.name ?? "?"} got no gradient`, "parallelism.pipelineParallel");
       // The tied embedding: the first stage's lookup share plus the last stage's head share, on both copies.
       const tied = this.config.tieEmbeddings && place.pp > 1 ? shard.params.findIndex((p) => p.name === "wte") : -1;
       if (tied >= 0 && links.embedding !== undefined) {

@@ -4,6 +4,7 @@
 // projection by columns, the attention output and the MLP's down projection by rows, the embedding and LM head by
 // vocabulary; LayerNorms, the row-parallel biases and the position table are replicated.
 import type { NamedArray } from "../checkpoint/named-array.js";
+import { ADAMW_STEP_NAME } from "../optim/adamw.js";
 import { headDim, type ModelConfig } from "../model/model-config.js";
 import { paramLayout, type ParamSpec } from "../model/param-layout.js";
 
@@ -33,8 +34,6 @@ export interface LocalParam extends ParamSpec {
   slice?: SliceOf;
   /** This rank's copy counts in the global gradient norm and is what a checkpoint keeps (replicas and the tied copy do not). */
   primary: boolean;
-  /** A replica whose gradient each tensor rank sees only in part (K/V replicated for GQA/MQA): summed over the group. */
-  sumOverTensor: boolean;
   /** The last stage's copy of the tied token embedding (the LM head), kept in step with the first stage's. */
   tiedCopy: boolean;
 }
@@ -90,7 +89,7 @@ export function stageShard(config: ModelConfig, place: ModelPlace): StageShard {
   const add = (spec: ParamSpec, slice: SliceOf | undefined, extra: Partial<LocalParam> = {}) => {
     const shape = [...spec.shape];
     if (slice !== undefined) shape[slice.axis] = slice.end - slice.start;
-    params.push({ ...spec, shape, fullShape: [...spec.shape], ...(slice === undefined ? {} : { slice }), primary: slice !== undefined || tpRank === 0, sumOverTensor: false, tiedCopy: false, ...extra });
+    params.push({ ...spec, shape, fullShape: [...spec.shape], ...(slice === undefined ? {} : { slice }), primary: slice !== undefined || tpRank === 0, tiedCopy: false, ...extra });
   };
   const rows = (r: [number, number], scale = 1): SliceOf => ({ axis: 0, start: r[0] * scale, end: r[1] * scale });
   const cols = (r: [number, number], scale = 1): SliceOf => ({ axis: 1, start: r[0] * scale, end: r[1] * scale });
@@ -109,12 +108,13 @@ export function stageShard(config: ModelConfig, place: ModelPlace): StageShard {
           break;
         case "attn.k":
         case "attn.v":
-          if (kvHeads === undefined) add(spec, undefined, { sumOverTensor: tp > 1 });
+          // Replicated (tp does not divide kvHeads): each rank's gradient is partial, summed in the attention's f.
+          if (kvHeads === undefined) add(spec, undefined);
           else add(spec, cols(kvHeads, hd));
           break;
         case "attn.k_b":
         case "attn.v_b":
-          if (kvHeads === undefined) add(spec, undefined, { sumOverTensor: tp > 1 });
+          if (kvHeads === undefined) add(spec, undefined);
           else add(spec, rows(kvHeads, hd));
           break;
         case "attn.o":
@@ -191,7 +191,7 @@ export function shardArrays(shard: StageShard, full: readonly NamedArray[]): Nam
     if (!(a.data instanceof Float32Array)) throw new PartitionError("must be float32", name);
     out.push({ name, shape: [...p.shape], data: sliceArray(a.data, p.fullShape, p.slice) });
   };
-  const params = full.every((a) => !MOMENT.test(a.name) && a.name !== "adamw.step");
+  const params = full.every((a) => !MOMENT.test(a.name) && a.name !== ADAMW_STEP_NAME);
   if (params) {
     for (const p of shard.params) take(p.name, p);
     return out;

@@ -8,7 +8,7 @@ import { crossEntropy, head as lmHead, type ForwardOptions } from "../model/gpt.
 import type { GptWeights } from "../model/gpt-weights.js";
 import type { ModelConfig } from "../model/model-config.js";
 import { blockForward as plainBlockForward, blockGrads, embedForward as plainEmbedForward, embedGrads, headGrads } from "../train/block-backward.js";
-import type { StageShard } from "./partition.js";
+import { PartitionError, type StageShard } from "./partition.js";
 import { blockBackward, blockForward, embedBackward, embedForward, headLoss, tensorView, type BlockActs, type TensorView } from "./tensor-parallel.js";
 
 /** Positions in the stage's local tensor list. */
@@ -27,7 +27,7 @@ export function stageIndices(shard: StageShard): StageIndices {
   const at = new Map(shard.params.map((p, i) => [p.tiedCopy ? "wte.copy" : p.name, i]));
   const need = (name: string): number => {
     const i = at.get(name);
-    if (i === undefined) throw new RangeError(`stage ${shard.place.stage} has no ${name}`);
+    if (i === undefined) throw new PartitionError(`stage ${shard.place.stage} holds no ${name}`, "parallelism.pipelineParallel");
     return i;
   };
   const embed = shard.first ? [need("wte"), ...(at.has("wpe") ? [need("wpe")] : [])] : [];

@@ -71,7 +71,10 @@ const replace = (list: readonly tf.Tensor[], at: readonly number[], values: read
 /** The block's weights for a partial sub-layer: row-parallel biases held back (added once, after g), K/V expanded when replicated. */
 function partialBlock(view: TensorView, list: readonly tf.Tensor[]): BlockWeights {
   const b = toBlockWeights(view.config, list);
-  const out = { ...b, ob: undefined, projb: undefined } as unknown as BlockWeights;
+  // blockLinear adds no bias when it is absent; BlockWeights types every bias as present for the whole model.
+  const out: Omit<BlockWeights, "ob" | "projb"> & Partial<Pick<BlockWeights, "ob" | "projb">> = { ...b };
+  delete out.ob;
+  delete out.projb;
   const cols = view.kvColumns;
   if (cols !== undefined) {
     const idx = tf.tensor1d(cols, "int32");
@@ -80,11 +83,21 @@ function partialBlock(view: TensorView, list: readonly tf.Tensor[]): BlockWeight
     out.v = tf.gather(b.v, idx, 1);
     out.vb = tf.gather(b.vb, idx, 0);
   }
-  return out;
+  return out as BlockWeights;
+}
+
+/**
+ * The attention-probability mask covers this rank's heads only, so its seed takes the tensor rank too: otherwise head
+ * j of every tensor rank would drop the same positions. (The residual masks must match across the group: they don't.)
+ */
+function headDropout(view: TensorView, opts: ForwardOptions): ForwardOptions {
+  const ctx = opts.dropout;
+  const { tp, tpRank } = view.shard.place;
+  return ctx === undefined || tp === 1 ? opts : { ...opts, dropout: { ...ctx, rank: ctx.rank * tp + tpRank } };
 }
 
 const attentionPartial = (view: TensorView, layer: number, w: readonly tf.Tensor[], u: tf.Tensor3D, opts: ForwardOptions): tf.Tensor3D =>
-  causalSelfAttention(view.local, layer, partialBlock(view, w), u, opts);
+  causalSelfAttention(view.local, layer, partialBlock(view, w), u, headDropout(view, opts));
 
 const mlpPartial = (view: TensorView, layer: number, w: readonly tf.Tensor[], u: tf.Tensor3D, opts: ForwardOptions): tf.Tensor3D =>
   mlp(view.local, partialBlock(view, w), u, layer, opts);

@@ -203,9 +203,12 @@ export async function runTrainingJob(cfg: RunConfig, deps: RunDeps): Promise<Run
       // A split model is saved whole: replica 0's model group gathers its shards (every rank exports: ZeRO gathers).
       let whole: Awaited<ReturnType<Trainer["exportState"]>> | undefined;
       if (groups !== undefined) {
+        // Other replicas hold the same values: they only take part in a ZeRO export's data-group all-gather.
+        if (groups.coords.dp !== 0 && t.memory.zeroStage === 0) return;
         const mine = await t.exportState();
         if (groups.coords.dp !== 0) return;
         whole = await consolidateState(train.model, groups.degrees, rank, groups.model, mine);
+        if (rank !== 0) return;
       }
       // Under ZeRO every rank saves its own shard (no collective: the step loop's collectives must stay in step).
       const stage = t.memory.zeroStage;

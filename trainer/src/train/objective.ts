@@ -49,6 +49,8 @@ export interface ModelParallelStep {
   readonly normWeights: readonly number[];
   /** Sum of a per-rank number over the model group (the squared gradient norm). */
   sumOverModel(x: number): Promise<number>;
+  /** The parameters with every replica (tensor-parallel copies, the tied embedding's copy) set from its primary. */
+  syncReplicas(params: readonly tf.Tensor[]): Promise<tf.Tensor[]>;
 }
 
 /** The micro-batch as [rows, seqLen] int32 tensors. */

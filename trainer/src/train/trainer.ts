@@ -182,6 +182,7 @@ export class Trainer {
     const grads = tf.tidy(() => parts.map((p, i) => tf.mul(tf.tensor(p, (old[i] as tf.Tensor).shape, "float32"), factor)));
     this.params = (this.optimizer as AdamW).apply(old, grads, lr);
     tf.dispose([...old, ...grads]);
+    await this.syncReplicas();
     const seqLen = (micro[0] as MicroBatch).seqLen;
     return { step, loss, gradNorm, clip, lr, tokens: count * this.config.microBatchSize * seqLen };
   }
@@ -249,9 +250,16 @@ export class Trainer {
       this.traffic.gathered += 4 * (layout.slots - rangeLength(own));
       this.params = layout.tensors.map((t) => tf.tensor(flat.slice(t.offset, t.offset + t.size), t.shape, "float32"));
       tf.dispose(params);
+      await this.syncReplicas();
     }
     const seqLen = (micro[0] as MicroBatch).seqLen;
     return { step, loss, gradNorm, clip, lr, tokens: count * this.config.microBatchSize * seqLen };
+  }
+
+  /** A split model over 3+ data-parallel ranks: replicas from their primaries (ModelParallelStep.syncReplicas says why). */
+  private async syncReplicas(): Promise<void> {
+    const parallel = this.objective.parallel;
+    if (parallel !== undefined && this.collective.worldSize >= 3) this.params = await parallel.syncReplicas(this.params);
   }
 
   /**
