@@ -4,9 +4,13 @@ import { counterNormals, paramSeed } from "./counter-seed.js";
 import type { ModelConfig } from "./model-config.js";
 import { paramLayout } from "./param-layout.js";
 
-/** Every parameter of `config`, in layout order, initialised from `seed` (training.seed). */
-export function initParams(config: ModelConfig, seed: number): NamedArray[] {
-  return paramLayout(config).map((spec, index) => {
+/**
+ * Every parameter of `config`, in layout order, initialised from `seed` (training.seed); with `only`, just those it
+ * names (each tensor's values depend on its layout index alone, so a subset is the same bytes).
+ */
+export function initParams(config: ModelConfig, seed: number, only?: (name: string) => boolean): NamedArray[] {
+  return paramLayout(config).flatMap((spec, index) => {
+    if (only !== undefined && !only(spec.name)) return [];
     const n = spec.shape.reduce((a, b) => a * b, 1);
     let data: Float32Array;
     switch (spec.init.kind) {
@@ -20,6 +24,6 @@ export function initParams(config: ModelConfig, seed: number): NamedArray[] {
         data = new Float32Array(n);
         break;
     }
-    return { name: spec.name, shape: [...spec.shape], data };
+    return [{ name: spec.name, shape: [...spec.shape], data }];
   });
 }

@@ -127,9 +127,10 @@ export class ModelParallelObjective implements Objective {
     return out;
   }
 
-  /** This shard of the full model's initialisation: the same values a single rank starts from. */
+  /** This shard of the full model's initialisation: the same values a single rank starts from (only the stage's tensors are drawn). */
   init(seed: number) {
-    return shardArrays(this.shard, initParams(this.config, seed));
+    const names = new Set(this.shard.params.map((p) => p.name));
+    return shardArrays(this.shard, initParams(this.config, seed, (name) => names.has(name)));
   }
 
   gradients(): never {

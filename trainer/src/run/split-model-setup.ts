@@ -29,7 +29,13 @@ export function splitModelSetup(setup: TrainingSetup, spec: Partial<Pick<JobSpec
   const local = (arrays: NamedArray[]) => shardArrays(objective.shard, arrays);
   const shardCount = objective.shard.params.reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0);
   return {
-    setup: { ...setup, objective, initial: () => local(setup.initial()), counts: { ...setup.counts, trainable: shardCount } },
+    setup: {
+      ...setup,
+      objective,
+      // A fresh model draws only the stage's tensors; a pretrained one is read whole, then cut.
+      initial: () => (setup.plan.kind === "full" ? objective.init(train.seed) : local(setup.initial())),
+      counts: { ...setup.counts, trainable: shardCount },
+    },
     local,
   };
 }

@@ -458,7 +458,9 @@ export class Trainer {
 
   /** The accounting's formula for this trainer's stage, world and rank (fp32). */
   expectedMemory(): MemoryBytes {
-    return zeroMemory(flatLayout(this.layout), this.memory.zeroStage, this.collective.worldSize, this.collective.rank);
+    // A model-parallel step runs ZeRO-2 as stage 1 (the whole step's gradients at once), so it holds what stage 1 does.
+    const stage = this.objective.parallel !== undefined && this.memory.zeroStage === 2 ? 1 : this.memory.zeroStage;
+    return zeroMemory(flatLayout(this.layout), stage, this.collective.worldSize, this.collective.rank);
   }
 
   /** What this rank holds now: parameter and optimizer tensors (tfjs), and the reduced gradient of the last step (host). */
