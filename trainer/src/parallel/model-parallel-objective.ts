@@ -6,11 +6,12 @@
 // the model group, AdamW.
 import * as tf from "@tensorflow/tfjs-core";
 import type { Collective } from "../collective/collective.js";
+import { allGatherFloat64 } from "../collective/float64-gather.js";
 import type { ForwardOptions } from "../model/gpt.js";
 import { initParams } from "../model/init-params.js";
 import type { ModelConfig } from "../model/model-config.js";
 import type { MicroBatch } from "../train/micro-batches.js";
-import type { ModelParallelStep, Objective } from "../train/objective.js";
+import { inputTensor, targetTensor, type ModelParallelStep, type Objective } from "../train/objective.js";
 import { PartitionError, shardArrays, stageShard, type ModelPlace, type StageShard } from "./partition.js";
 import { pipelineSchedule, type PipelineScheduleKind } from "./pipeline-schedule.js";
 import { StageModel, type MicroActs } from "./stage-model.js";
@@ -41,8 +42,6 @@ export interface ModelParallelOptions {
 
 const FORWARD = 0;
 const BACKWARD = 1;
-const inputsOf = (mb: MicroBatch): tf.Tensor2D => tf.tensor2d(mb.inputs, [mb.rows, mb.seqLen], "int32");
-const targetsOf = (mb: MicroBatch): tf.Tensor2D => tf.tensor2d(mb.targets, [mb.rows, mb.seqLen], "int32");
 const tagOf = (kind: number, micro: number): number => ((kind << 20) | micro) >>> 0;
 
 function disposeActs(a: MicroActs): void {
@@ -50,11 +49,10 @@ function disposeActs(a: MicroActs): void {
   tf.dispose(all.filter((t): t is tf.Tensor => t !== undefined));
 }
 
-/** Sum of one number over the group in a fixed order, in float64 (the bits travel as two float32 words). */
+/** Sum of one number over the group in rank order, in float64: the same bits on every rank. */
 async function sumOver(group: Collective, x: number): Promise<number> {
   if (group.worldSize === 1) return x;
-  const all = await group.allGather(new Float32Array(Float64Array.of(x).buffer));
-  return all.reduce((s, part) => s + (new Float64Array(new Float32Array(part).buffer)[0] as number), 0);
+  return (await allGatherFloat64(group, Float64Array.of(x))).reduce((s, part) => s + (part[0] as number), 0);
 }
 
 /** Where a stage's step time went: the schedule's span, and the part spent waiting for a neighbour (the bubble). */
@@ -72,6 +70,10 @@ export class ModelParallelObjective implements Objective {
   readonly trainable: StageShard["params"];
   readonly parallel: ModelParallelStep;
   private readonly stage: StageModel;
+  /** Tensors every tensor rank holds whole (their copies are replicas of tensor rank 0's). */
+  private readonly replicated: number[];
+  /** The token embedding when tied across a pipeline: stage 0's, or the last stage's copy of it. */
+  private readonly tiedWte: number | undefined;
 
   constructor(
     readonly config: ModelConfig,
@@ -82,6 +84,9 @@ export class ModelParallelObjective implements Objective {
     this.shard = stageShard(config, place);
     this.trainable = this.shard.params;
     this.stage = new StageModel(config, this.shard, links.tensor, options.gradientCheckpointing !== "full");
+    this.replicated = this.shard.params.flatMap((p, i) => (p.slice === undefined ? [i] : []));
+    const wte = this.shard.params.findIndex((p) => p.name === "wte");
+    this.tiedWte = config.tieEmbeddings && place.pp > 1 && wte >= 0 ? wte : undefined;
     if (place.pp > 1 && ((!this.shard.first && links.prev === undefined) || (!this.shard.last && links.next === undefined))) {
       throw new PartitionError(`stage ${place.stage} of ${place.pp} needs channels to both neighbours`, "parallelism.pipelineParallel");
     }
@@ -120,10 +125,8 @@ export class ModelParallelObjective implements Objective {
         tf.dispose(t);
       }
     };
-    const replicas = this.shard.params.flatMap((p, i) => (p.slice === undefined ? [i] : []));
-    await copy(this.links.tensor, replicas);
-    const tied = this.config.tieEmbeddings && this.place.pp > 1 ? this.shard.params.flatMap((p, i) => (p.name === "wte" ? [i] : [])) : [];
-    await copy(this.links.embedding, tied);
+    await copy(this.links.tensor, this.replicated);
+    await copy(this.links.embedding, this.tiedWte === undefined ? [] : [this.tiedWte]);
     return out;
   }
 
@@ -172,14 +175,14 @@ export class ModelParallelObjective implements Objective {
         const i = action.micro;
         const mb = micro[i] as MicroBatch;
         if (action.kind === "forward") {
-          const input = shard.first ? { tokens: inputsOf(mb) } : { x: await this.receive(mb, FORWARD, i, links.prev as StageChannel) };
+          const input = shard.first ? { tokens: inputTensor(mb) } : { x: await this.receive(mb, FORWARD, i, links.prev as StageChannel) };
           const { out, acts: a } = await this.stage.forward(trainable, input, withRecompute(opts(i)));
           acts.set(i, a);
           if (!shard.last) await this.transmit(out, FORWARD, i, links.next as StageChannel);
           continue;
         }
         const a = acts.get(i) as MicroActs;
-        const upstream = shard.last ? { targets: targetsOf(mb) } : { dy: await this.receive(mb, BACKWARD, i, links.next as StageChannel) };
+        const upstream = shard.last ? { targets: targetTensor(mb) } : { dy: await this.receive(mb, BACKWARD, i, links.next as StageChannel) };
         acts.delete(i); // the backward frees them from here on
         const r = await this.stage.backward(trainable, a, upstream, withRecompute(opts(i)));
         if (r.loss !== undefined) lossSum += r.loss;
@@ -198,8 +201,8 @@ export class ModelParallelObjective implements Objective {
       const missing = acc.findIndex((g) => g === undefined);
       if (missing >= 0) throw new PartitionError(`stage ${place.stage}: ${shard.params[missing]?.name ?? "?"} got no gradient`, "parallelism.pipelineParallel");
       // The tied embedding: the first stage's lookup share plus the last stage's head share, on both copies.
-      const tied = this.config.tieEmbeddings && place.pp > 1 ? shard.params.findIndex((p) => p.name === "wte") : -1;
-      if (tied >= 0 && links.embedding !== undefined) {
+      const tied = this.tiedWte;
+      if (tied !== undefined && links.embedding !== undefined) {
         const [sum] = await allReduceTensors(links.embedding, [acc[tied] as tf.Tensor]);
         acc[tied] = sum;
       }
@@ -218,10 +221,10 @@ export class ModelParallelObjective implements Objective {
     const { shard, links, place } = this;
     let sum = 0;
     for (const [i, mb] of micro.entries()) {
-      const input = shard.first ? { tokens: inputsOf(mb) } : { x: await this.receive(mb, FORWARD, i, links.prev as StageChannel) };
+      const input = shard.first ? { tokens: inputTensor(mb) } : { x: await this.receive(mb, FORWARD, i, links.prev as StageChannel) };
       const { out, acts } = await this.stage.forward(trainable, input, {});
       disposeActs({ ...acts, out: undefined });
-      if (shard.last) sum += mb.rows * (await this.stage.loss(trainable, out, targetsOf(mb)));
+      if (shard.last) sum += mb.rows * (await this.stage.loss(trainable, out, targetTensor(mb)));
       else await this.transmit(out, FORWARD, i, links.next as StageChannel);
     }
     return sumOver(links.model, shard.last && place.tpRank === 0 ? sum : 0);

@@ -53,12 +53,13 @@ export interface ModelParallelStep {
   syncReplicas(params: readonly tf.Tensor[]): Promise<tf.Tensor[]>;
 }
 
+/** The micro-batch's inputs, or targets, as a [rows, seqLen] int32 tensor. */
+export const inputTensor = (mb: MicroBatch): tf.Tensor2D => tf.tensor2d(mb.inputs, [mb.rows, mb.seqLen], "int32");
+export const targetTensor = (mb: MicroBatch): tf.Tensor2D => tf.tensor2d(mb.targets, [mb.rows, mb.seqLen], "int32");
+
 /** The micro-batch as [rows, seqLen] int32 tensors. */
 export function batchTensors(mb: MicroBatch): { inputs: tf.Tensor2D; targets: tf.Tensor2D } {
-  return {
-    inputs: tf.tensor2d(mb.inputs, [mb.rows, mb.seqLen], "int32"),
-    targets: tf.tensor2d(mb.targets, [mb.rows, mb.seqLen], "int32"),
-  };
+  return { inputs: inputTensor(mb), targets: targetTensor(mb) };
 }
 
 /** Gradients of a loss written over the trainable tensors, by tfjs's tape. */

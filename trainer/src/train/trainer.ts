@@ -9,7 +9,7 @@ import type { ForwardOptions } from "../model/gpt.js";
 import { exportTensors, importTensors, matchNamedArrays } from "../model/param-io.js";
 import type { ParamSpec } from "../model/param-layout.js";
 import { AdamW } from "../optim/adamw.js";
-import { clipCoefficient, globalNorm } from "../optim/grad-clip.js";
+import { clipCoefficient, globalNorm, sumOfSquares } from "../optim/grad-clip.js";
 import { learningRate } from "../optim/lr-schedule.js";
 import { toMicroBatches, type MicroBatch } from "./micro-batches.js";
 import { paramLayout } from "../model/param-layout.js";
@@ -269,12 +269,7 @@ export class Trainer {
   private async modelNorm(parts: readonly Float32Array[], scale: number): Promise<number> {
     const parallel = this.objective.parallel;
     if (parallel === undefined) return globalNorm(parts, scale);
-    let sum = 0;
-    parts.forEach((p, i) => {
-      if (parallel.normWeights[i] === 0) return;
-      for (let j = 0; j < p.length; j++) sum += (p[j] as number) * (p[j] as number);
-    });
-    return Math.sqrt(await parallel.sumOverModel(sum)) * Math.abs(scale);
+    return Math.sqrt(await parallel.sumOverModel(sumOfSquares(parts, parallel.normWeights))) * Math.abs(scale);
   }
 
   /** Plain accumulation over the micro-batches (DP, ZeRO-1), or a model-parallel step: summed gradient and loss tensors. */

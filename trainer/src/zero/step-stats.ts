@@ -3,6 +3,7 @@
 // float64 sum of squares over its shard (in flat order), and the stat slots it owns. Partial sums are added in flat
 // order of the shards; against plain DP's single sequential float64 sum that differs only in float64 rounding.
 import type { Collective, Range } from "../collective/collective.js";
+import { allGatherFloat64 } from "../collective/float64-gather.js";
 import type { FlatLayout } from "./shard-layout.js";
 
 export interface ReducedStats {
@@ -20,21 +21,14 @@ const RECORD = 5; // sumSquares, ownsLoss, loss, ownsCount, count
 export function shardRecord(layout: FlatLayout, shard: Float32Array, base: number, own: Range, normWeights?: readonly number[]): Float64Array {
   const rec = new Float64Array(RECORD);
   let sum = 0;
-  if (normWeights === undefined) {
-    for (let i = own[0]; i < Math.min(own[1], layout.params); i++) {
+  // In flat order, tensor by tensor; a model-parallel rank counts only the tensors its copy stands for (normWeights 1).
+  layout.tensors.forEach((t, k) => {
+    if (normWeights?.[k] === 0) return;
+    for (let i = Math.max(own[0], t.offset); i < Math.min(own[1], t.offset + t.size); i++) {
       const g = shard[i - base] as number;
       sum += g * g;
     }
-  } else {
-    // Model-parallel: only the tensors this rank's copy counts for (replicas count once, on their first tensor rank).
-    layout.tensors.forEach((t, k) => {
-      if (normWeights[k] === 0) return;
-      for (let i = Math.max(own[0], t.offset); i < Math.min(own[1], t.offset + t.size); i++) {
-        const g = shard[i - base] as number;
-        sum += g * g;
-      }
-    });
-  }
+  });
   rec[0] = sum;
   const lossAt = layout.params;
   if (lossAt >= own[0] && lossAt < own[1]) [rec[1], rec[2]] = [1, shard[lossAt - base] as number];
@@ -59,9 +53,6 @@ export function combineRecords(records: readonly Float64Array[], owned: readonly
 
 export async function reduceStats(collective: Collective, layout: FlatLayout, shard: Float32Array, base: number, owned: readonly Range[], normWeights?: readonly number[]): Promise<ReducedStats> {
   const own = owned[collective.rank] as Range;
-  const mine = shardRecord(layout, shard, base, own, normWeights);
-  // float64 words travel as float32 bit patterns; the same-type copies below keep the bytes.
-  const gathered = await collective.allGather(new Float32Array(mine.buffer));
-  const records = gathered.map((g) => new Float64Array(new Float32Array(g).buffer));
+  const records = await allGatherFloat64(collective, shardRecord(layout, shard, base, own, normWeights));
   return combineRecords(records, owned);
 }
