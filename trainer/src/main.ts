@@ -25,7 +25,8 @@ function terminationMessage(message: string): void {
 
 async function runRank(localRank: number): Promise<number> {
   const stop = new StopSignal();
-  const unlisten = stop.listen();
+  // Listening until the process exits (not removed): a SIGTERM must never find the default action armed.
+  stop.listen();
   let log = createTrainerLogger({ job: process.env[POD_ENV.jobName] ?? "?", attempt: Number(process.env[POD_ENV.attempt] ?? 0), rank: Number(process.env[POD_ENV.rankBase] ?? 0) + localRank });
   try {
     const cfg = fromPodEnv(process.env, localRank);
@@ -43,8 +44,6 @@ async function runRank(localRank: number): Promise<number> {
     log.error("exiting", { exitCode: code, error: message, ...(err instanceof Error && err.stack ? { stack: err.stack } : {}) });
     terminationMessage(message);
     return code;
-  } finally {
-    unlisten();
   }
 }
 
@@ -63,7 +62,8 @@ function runLocalRanks(local: number): Promise<number> {
 const local = Number(process.env[POD_ENV.localWorldSize] ?? 1);
 const localRank = process.env[LOCAL_RANK];
 const code = localRank === undefined && local > 1 ? await runLocalRanks(local) : await runRank(Number(localRank ?? 0));
-process.exitCode = code;
-// The code is chosen, but closing sockets and flushing logs take a moment: a SIGTERM in it (the operator tearing down
-// a failed gang) must exit with the chosen code, not die of the signal (143).
-for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => process.exit(code));
+// The code is chosen and the clients are closed: exit with it once the log lines are out (one turn of the loop; the
+// stop listener still catches a SIGTERM meanwhile). Letting the loop drain instead would leave a teardown in which
+// the operator's SIGTERM to a failed gang finds no handler, and the pod ends with 143 instead.
+await new Promise((resolve) => setImmediate(resolve));
+process.exit(code);
